@@ -1,0 +1,55 @@
+// Channel: a client's connection to one target, shared by any number of threads.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "codec/status.h"
+#include "rpc/client_call.h"
+#include "rpc/client_context.h"
+#include "rpc/options.h"
+
+namespace h2rpc {
+
+namespace internal {
+class ClientTransport;
+}
+
+/// A virtual connection to `target`. Thread-safe: every method may be called from any number of
+/// threads at once, and calls from all of them are multiplexed as streams over one HTTP/2
+/// connection owned by one I/O thread. Starting a call takes no lock. The connection is made on
+/// the first call and made again (with gRPC's exponential backoff) after it fails.
+class Channel {
+ public:
+  /// Targets: "host:port", "[v6addr]:port", "localhost:port", "dns:host:port".
+  static std::shared_ptr<Channel> Create(const std::string& target, const ChannelOptions& options = {});
+  ~Channel();
+  Channel(const Channel&) = delete;
+  Channel& operator=(const Channel&) = delete;
+
+  /// Generic unary call by full method name ("/pkg.Service/Method") with serialized bytes.
+  Status UnaryCall(ClientContext& context, std::string_view method, std::string_view request,
+                   std::string* response);
+
+  /// Starts a generic streaming call; the returned call is usable at once (its Write/Read block
+  /// as needed). Never null: a call that cannot start reports its Status from Finish().
+  std::unique_ptr<ClientCall> StartCall(ClientContext& context, std::string_view method);
+
+  const std::string& target() const { return target_; }
+  const ChannelOptions& options() const { return options_; }
+
+ private:
+  Channel(std::string target, ChannelOptions options);
+  std::string target_;
+  ChannelOptions options_;
+  std::unique_ptr<internal::ClientTransport> transport_;
+};
+
+/// grpc++-style spelling of Channel::Create.
+inline std::shared_ptr<Channel> CreateChannel(const std::string& target,
+                                              const ChannelOptions& options = {}) {
+  return Channel::Create(target, options);
+}
+
+}  // namespace h2rpc

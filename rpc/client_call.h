@@ -1,0 +1,53 @@
+// ClientCall: one client stream of serialized messages (the generic, untyped API).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "codec/status.h"
+
+namespace h2rpc {
+
+class ClientContext;
+
+namespace internal {
+class ClientCallState;
+}
+
+/// Options for one message write.
+struct WriteOptions {
+  /// Send this message uncompressed even if the call compresses.
+  bool no_compression = false;
+};
+
+/// A running call. Concurrency: one thread may Write/WritesDone while another Reads; two
+/// concurrent writers or two concurrent readers are a misuse (caught by an assertion in debug
+/// builds). Finish() may be called once, after the caller stopped reading and writing.
+class ClientCall {
+ public:
+  ClientCall(ClientContext& context, std::shared_ptr<internal::ClientCallState> state);
+  ~ClientCall();  // Cancels the call if it has not finished.
+  ClientCall(const ClientCall&) = delete;
+  ClientCall& operator=(const ClientCall&) = delete;
+
+  /// Sends one serialized message. Blocks (bounded by the deadline) while the peer's window and
+  /// the stream's send budget are full. False if the call is over (read Finish() for why).
+  bool Write(std::string_view message, const WriteOptions& options = {});
+  /// Half-closes: no more writes. False if the call is already over.
+  bool WritesDone();
+  /// Blocks for the next message. False at the end of the response stream or on failure.
+  bool Read(std::string* message);
+  /// Blocks until the server's initial metadata (or the end of the call); then the context's
+  /// GetServerInitialMetadata() is valid. False if the call ended without them.
+  bool WaitForInitialMetadata();
+  /// Blocks until the call ends and returns its status (and fills the trailing metadata).
+  /// Unread messages are discarded.
+  Status Finish();
+
+ private:
+  ClientContext& context_;
+  std::shared_ptr<internal::ClientCallState> state_;
+};
+
+}  // namespace h2rpc

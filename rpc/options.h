@@ -1,0 +1,65 @@
+// Per-channel and per-server settings with their defaults.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "codec/compression.h"
+
+namespace h2rpc {
+
+using codec::Compression;
+
+/// Settings of a client Channel. Defaults follow gRPC's where gRPC has one.
+struct ChannelOptions {
+  /// Largest message the client accepts (gRPC's default: 4 MiB); larger → RESOURCE_EXHAUSTED.
+  uint32_t max_receive_message_size = 4 * 1024 * 1024;
+  /// Largest message the client sends; larger → RESOURCE_EXHAUSTED before anything is sent.
+  uint32_t max_send_message_size = 0x7fffffff;
+  /// Compression of outgoing messages unless a ClientContext says otherwise.
+  Compression default_compression = Compression::kIdentity;
+  /// Appended after "h2rpc-cpp/<version>" in user-agent.
+  std::string user_agent_prefix;
+  /// Bound on TCP connect (+ handshake) per attempt.
+  std::chrono::milliseconds connect_timeout{20000};
+  /// gRPC connection backoff (connection-backoff.md): initial, multiplier, jitter, max.
+  std::chrono::milliseconds backoff_initial{1000};
+  double backoff_multiplier = 1.6;
+  double backoff_jitter = 0.2;
+  std::chrono::milliseconds backoff_max{120000};
+  /// Per-stream receive window we advertise; large so one stream can fill the link.
+  uint32_t stream_window = 4 * 1024 * 1024;
+  /// Connection receive window we advertise.
+  uint32_t connection_window = 16 * 1024 * 1024;
+  /// Bytes a writer may have queued on one stream beyond what the peer's window admits;
+  /// Write() blocks above it (no unbounded buffering).
+  uint32_t stream_send_budget = 256 * 1024;
+  /// Keepalive PING interval; zero disables (issue #6 extends this).
+  std::chrono::milliseconds keepalive_time{0};
+  std::chrono::milliseconds keepalive_timeout{20000};
+};
+
+/// Settings of a Server. Each limit is enforced, and advertised where HTTP/2 has a setting.
+struct ServerOptions {
+  uint32_t max_receive_message_size = 4 * 1024 * 1024;
+  uint32_t max_send_message_size = 0x7fffffff;
+  /// Handlers running at once (each on its own pooled thread). The server advertises the same
+  /// number as SETTINGS_MAX_CONCURRENT_STREAMS per connection; across connections, calls beyond
+  /// it are refused with RST_STREAM(REFUSED_STREAM).
+  uint32_t max_concurrent_calls = 256;
+  /// Idle handler threads kept for reuse.
+  uint32_t max_idle_handler_threads = 32;
+  /// I/O threads running nghttp2 server sessions (connections spread round-robin).
+  uint32_t io_threads = 1;
+  /// Compression of responses unless a ServerContext says otherwise.
+  Compression default_compression = Compression::kIdentity;
+  uint32_t stream_window = 4 * 1024 * 1024;
+  uint32_t connection_window = 16 * 1024 * 1024;
+  uint32_t stream_send_budget = 256 * 1024;
+  /// SETTINGS_MAX_HEADER_LIST_SIZE advertised and enforced on receive (name + value + 32 each).
+  uint32_t max_header_list_size = 8 * 1024;
+};
+
+}  // namespace h2rpc

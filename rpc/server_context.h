@@ -1,0 +1,56 @@
+// ServerContext: what a handler knows about its call and may set on the response.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "codec/compression.h"
+#include "rpc/metadata.h"
+
+namespace h2rpc {
+
+namespace internal {
+class ServerCallState;
+}
+
+/// One per call, owned by the library, valid for the duration of the handler.
+class ServerContext {
+ public:
+  explicit ServerContext(std::shared_ptr<internal::ServerCallState> call);
+  ~ServerContext();
+  ServerContext(const ServerContext&) = delete;
+  ServerContext& operator=(const ServerContext&) = delete;
+
+  /// The client's deadline (from grpc-timeout); system_clock::time_point::max() if none.
+  std::chrono::system_clock::time_point deadline() const;
+  /// Custom metadata the client sent (-bin values decoded).
+  const Metadata& client_metadata() const;
+  /// True once the client cancelled, the deadline passed, or the connection died. Handlers of
+  /// long calls poll it (or notice Read/Write returning false).
+  bool IsCancelled() const;
+
+  /// Added before the first message or status is sent; ignored afterwards.
+  void AddInitialMetadata(const std::string& key, const std::string& value);
+  /// Sent with the status.
+  void AddTrailingMetadata(const std::string& key, const std::string& value);
+
+  /// Compression of this call's response messages (needs the client to accept it).
+  void set_compression_algorithm(codec::Compression c);
+
+  /// "ipv4:127.0.0.1:54321" / "ipv6:[::1]:54321".
+  std::string peer() const;
+  /// "/pkg.Service/Method".
+  const std::string& method() const;
+  /// :authority of the request.
+  const std::string& authority() const;
+
+  internal::ServerCallState& internal_state() { return *call_; }
+
+ private:
+  std::shared_ptr<internal::ServerCallState> call_;
+};
+
+}  // namespace h2rpc

@@ -1,0 +1,138 @@
+#include "transport/event_loop.h"
+
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+namespace h2rpc::transport {
+
+EventLoop::EventLoop() {
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (epoll_fd_ < 0 || wake_fd_ < 0) {
+    // Out of file descriptors at construction: nothing sensible can run without a loop.
+    std::perror("h2rpc: epoll/eventfd");
+    std::abort();
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = wake_fd_;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
+}
+
+EventLoop::~EventLoop() {
+  if (wake_fd_ >= 0) close(wake_fd_);
+  if (epoll_fd_ >= 0) close(epoll_fd_);
+}
+
+void EventLoop::Add(int fd, uint32_t events, FdCallback callback) {
+  callbacks_[fd] = std::move(callback);
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.fd = fd;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev);
+}
+
+void EventLoop::Modify(int fd, uint32_t events) {
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.fd = fd;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
+}
+
+void EventLoop::Remove(int fd) {
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+  auto it = callbacks_.find(fd);
+  if (it == callbacks_.end()) return;
+  // The callback may be the one running now: keep it alive until the batch is done.
+  retired_.push_back(std::move(it->second));
+  callbacks_.erase(it);
+}
+
+EventLoop::TimerId EventLoop::AddTimer(Clock::time_point when, TimerCallback callback) {
+  TimerId id = next_timer_id_++;
+  timers_by_time_.emplace(when, id);
+  timers_.emplace(id, std::make_pair(when, std::move(callback)));
+  return id;
+}
+
+void EventLoop::CancelTimer(TimerId id) {
+  auto it = timers_.find(id);
+  if (it == timers_.end()) return;
+  auto range = timers_by_time_.equal_range(it->second.first);
+  for (auto t = range.first; t != range.second; ++t) {
+    if (t->second == id) {
+      timers_by_time_.erase(t);
+      break;
+    }
+  }
+  timers_.erase(it);
+}
+
+void EventLoop::Wake() {
+  // seq_cst pairs with the store/load of sleeping_ in RunOnce (Dekker): either the loop sees the
+  // caller's queued work, or the caller sees the loop asleep and writes the eventfd.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (!sleeping_.load(std::memory_order_seq_cst)) return;
+  if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;
+  uint64_t one = 1;
+  ssize_t n = write(wake_fd_, &one, sizeof one);
+  (void)n;  // EAGAIN means the counter is already non-zero: the loop wakes anyway.
+}
+
+void EventLoop::RunDueTimers() {
+  const auto now = Clock::now();
+  while (!timers_by_time_.empty() && timers_by_time_.begin()->first <= now) {
+    TimerId id = timers_by_time_.begin()->second;
+    timers_by_time_.erase(timers_by_time_.begin());
+    auto it = timers_.find(id);
+    if (it == timers_.end()) continue;
+    TimerCallback cb = std::move(it->second.second);
+    timers_.erase(it);
+    cb();
+  }
+}
+
+void EventLoop::RunOnce(std::chrono::milliseconds max_wait,
+                        const std::function<bool()>& has_pending_work) {
+  int timeout_ms = static_cast<int>(max_wait.count());
+  if (!timers_by_time_.empty()) {
+    auto until = timers_by_time_.begin()->first - Clock::now();
+    auto ms = std::chrono::ceil<std::chrono::milliseconds>(until).count();
+    if (ms < 0) ms = 0;
+    if (ms < timeout_ms) timeout_ms = static_cast<int>(ms);
+  }
+  sleeping_.store(true, std::memory_order_seq_cst);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (has_pending_work && has_pending_work()) timeout_ms = 0;
+
+  epoll_event events[64];
+  int n = epoll_wait(epoll_fd_, events, 64, timeout_ms);
+  sleeping_.store(false, std::memory_order_seq_cst);
+  if (n < 0 && errno != EINTR) {
+    std::perror("h2rpc: epoll_wait");
+    n = 0;
+  }
+  for (int i = 0; i < n; ++i) {
+    int fd = events[i].data.fd;
+    if (fd == wake_fd_) {
+      uint64_t count;
+      ssize_t r = read(wake_fd_, &count, sizeof count);
+      (void)r;
+      wake_pending_.store(false, std::memory_order_release);
+      continue;
+    }
+    auto it = callbacks_.find(fd);
+    if (it == callbacks_.end()) continue;  // removed by an earlier callback in this batch
+    it->second(events[i].events);
+  }
+  retired_.clear();
+  RunDueTimers();
+}
+
+}  // namespace h2rpc::transport

@@ -1,0 +1,62 @@
+// EventLoop: epoll, an eventfd waker with coalesced wake-ups, and one-shot timers.
+//
+// Owned and run by exactly one I/O thread. Other threads only call Wake() (after pushing onto a
+// queue the loop drains) — that is the whole cross-thread surface.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <unordered_map>
+#include <vector>
+
+namespace h2rpc::transport {
+
+class EventLoop {
+ public:
+  using Clock = std::chrono::steady_clock;
+  /// Called with the epoll event mask (EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP ...).
+  using FdCallback = std::function<void(uint32_t events)>;
+  using TimerCallback = std::function<void()>;
+  using TimerId = uint64_t;
+
+  EventLoop();
+  ~EventLoop();
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  /// I/O thread only. The callback may add/modify/remove any fd, including its own.
+  void Add(int fd, uint32_t events, FdCallback callback);
+  void Modify(int fd, uint32_t events);
+  void Remove(int fd);
+
+  /// I/O thread only. Runs `callback` once at or after `when`.
+  TimerId AddTimer(Clock::time_point when, TimerCallback callback);
+  void CancelTimer(TimerId id);
+
+  /// Any thread. Makes a sleeping (or about to sleep) loop return from its wait. Costs a syscall
+  /// only when the loop is asleep and no other wake is already pending.
+  void Wake();
+
+  /// I/O thread. Waits for events (at most until the next timer, or `max_wait`), runs fd
+  /// callbacks then due timers. `has_pending_work` is re-checked after announcing sleep so a
+  /// Push+Wake from another thread is never missed (Dekker handshake with Wake()).
+  void RunOnce(std::chrono::milliseconds max_wait, const std::function<bool()>& has_pending_work);
+
+ private:
+  void RunDueTimers();
+
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+  std::atomic<bool> sleeping_{false};
+  std::atomic<bool> wake_pending_{false};
+  std::unordered_map<int, FdCallback> callbacks_;
+  std::vector<FdCallback> retired_;
+  std::multimap<Clock::time_point, TimerId> timers_by_time_;
+  std::unordered_map<TimerId, std::pair<Clock::time_point, TimerCallback>> timers_;
+  TimerId next_timer_id_ = 1;
+};
+
+}  // namespace h2rpc::transport
