@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages h2rpc builds, tests, fuzzes and benchmarks with.
+# Idempotent: installs only what is missing; runs apt-get update only when it must.
+set -euo pipefail
+
+packages=(
+  meson ninja-build pkg-config g++ cmake
+  libnghttp2-dev libssl-dev libprotobuf-dev libprotoc-dev protobuf-compiler zlib1g-dev
+  doctest-dev
+  clang libclang-rt-14-dev clang-format-14
+  libgrpc++-dev protobuf-compiler-grpc grpc-proto
+  nghttp2-client nghttp2-server python3-h2 openssl
+  gcovr valgrind
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+if ! $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
