@@ -47,6 +47,12 @@ class ClientContext {
   /// Trailing metadata; valid after Finish() (or a unary call) returns.
   const Metadata& GetServerTrailingMetadata() const { return server_trailing_metadata_; }
 
+  /// Whether the response message returned last (by Read(), or the reply of a unary call)
+  /// arrived with gRPC's per-message compressed flag set. False before any message.
+  bool last_message_compressed() const {
+    return last_message_compressed_.load(std::memory_order_acquire);
+  }
+
   /// Cancels the call if it is running (RST_STREAM CANCEL); it then ends CANCELLED. Safe from
   /// any thread, any number of times, before or after the call starts.
   void TryCancel();
@@ -60,6 +66,9 @@ class ClientContext {
   Metadata& internal_trailing_metadata() { return server_trailing_metadata_; }
   bool internal_cancel_requested() const { return cancel_requested_.load(std::memory_order_acquire); }
   const Status& internal_setup_error() const { return setup_error_; }
+  void internal_set_last_message_compressed(bool compressed) {
+    last_message_compressed_.store(compressed, std::memory_order_release);
+  }
 
  private:
   std::optional<std::chrono::system_clock::time_point> deadline_;
@@ -68,6 +77,7 @@ class ClientContext {
   Metadata server_initial_metadata_;
   Metadata server_trailing_metadata_;
   std::atomic<bool> cancel_requested_{false};
+  std::atomic<bool> last_message_compressed_{false};
   Status setup_error_;
   std::shared_ptr<internal::ClientCallState> call_;
 };

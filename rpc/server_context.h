@@ -40,6 +40,12 @@ class ServerContext {
   /// Compression of this call's response messages (needs the client to accept it).
   void set_compression_algorithm(codec::Compression c);
 
+  /// Whether the request message returned last (by Read(), or the request of a unary handler)
+  /// arrived with gRPC's per-message compressed flag set. False before any message.
+  bool last_message_compressed() const {
+    return last_message_compressed_.load(std::memory_order_acquire);
+  }
+
   /// "ipv4:127.0.0.1:54321" / "ipv6:[::1]:54321".
   std::string peer() const;
   /// "/pkg.Service/Method".
@@ -48,9 +54,13 @@ class ServerContext {
   const std::string& authority() const;
 
   internal::ServerCallState& internal_state() { return *call_; }
+  void internal_set_last_message_compressed(bool compressed) {
+    last_message_compressed_.store(compressed, std::memory_order_release);
+  }
 
  private:
   std::shared_ptr<internal::ServerCallState> call_;
+  std::atomic<bool> last_message_compressed_{false};
 };
 
 }  // namespace h2rpc
