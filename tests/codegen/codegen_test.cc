@@ -1,0 +1,375 @@
+// Generated code end to end (issue #4): the exact shape of the generated API, then every call
+// kind through generated stubs against an h2rpc server serving generated Service subclasses.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include "codegen_test.h2rpc.h"
+#include "no_package.h2rpc.h"
+#include "rpc/server.h"
+
+namespace {
+
+namespace v1 = ::codegen::h2rpc::v1;
+namespace common = ::codegen::common;
+using v1::Envelope;
+using Header = v1::Envelope_Header;
+
+// ---- The generated API's shape (grpc++'s habits; docs and users rely on it) ----------------
+
+static_assert(std::string_view(v1::Echo::kServiceName) == "codegen.h2rpc.v1.Echo");
+static_assert(std::string_view(v1::Echo::service_full_name()) == "codegen.h2rpc.v1.Echo");
+static_assert(std::string_view(v1::Echo::kSayMethod) == "/codegen.h2rpc.v1.Echo/Say");
+static_assert(std::string_view(v1::Echo::kChatMethod) == "/codegen.h2rpc.v1.Echo/Chat");
+// Keyword method names keep their proto spelling on the wire.
+static_assert(std::string_view(v1::Keywords::kdeleteMethod) == "/codegen.h2rpc.v1.Keywords/delete");
+static_assert(std::string_view(v1::Keywords::kStubMethod) == "/codegen.h2rpc.v1.Keywords/Stub");
+static_assert(std::string_view(::Service_::kPingMethod) == "/Service/Ping");
+
+using EchoStub = v1::Echo::Stub;
+static_assert(std::is_same_v<decltype(v1::Echo::NewStub(nullptr)), std::unique_ptr<EchoStub>>);
+static_assert(std::is_same_v<decltype(&EchoStub::Say),
+                             h2rpc::Status (EchoStub::*)(h2rpc::ClientContext*, const common::Text&,
+                                                         Envelope*)>);
+static_assert(std::is_same_v<decltype(&EchoStub::Repeat),
+                             std::unique_ptr<h2rpc::ClientReader<common::Text>> (EchoStub::*)(
+                                 h2rpc::ClientContext*, const common::Text&)>);
+static_assert(std::is_same_v<decltype(&EchoStub::Collect),
+                             std::unique_ptr<h2rpc::ClientWriter<common::Text>> (EchoStub::*)(
+                                 h2rpc::ClientContext*, common::Count*)>);
+static_assert(std::is_same_v<decltype(&EchoStub::Chat),
+                             std::unique_ptr<h2rpc::ClientReaderWriter<Envelope, Envelope>> (
+                                 EchoStub::*)(h2rpc::ClientContext*)>);
+
+using EchoService = v1::Echo::Service;
+static_assert(std::is_base_of_v<h2rpc::Service, EchoService>);
+static_assert(std::is_same_v<decltype(&EchoService::Say),
+                             h2rpc::Status (EchoService::*)(h2rpc::ServerContext*,
+                                                            const common::Text*, Envelope*)>);
+static_assert(
+    std::is_same_v<decltype(&EchoService::Repeat),
+                   h2rpc::Status (EchoService::*)(h2rpc::ServerContext*, const common::Text*,
+                                                  h2rpc::ServerWriter<common::Text>*)>);
+static_assert(
+    std::is_same_v<decltype(&EchoService::Collect),
+                   h2rpc::Status (EchoService::*)(
+                       h2rpc::ServerContext*, h2rpc::ServerReader<common::Text>*, common::Count*)>);
+static_assert(
+    std::is_same_v<decltype(&EchoService::Chat),
+                   h2rpc::Status (EchoService::*)(h2rpc::ServerContext*,
+                                                  h2rpc::ServerReaderWriter<Envelope, Envelope>*)>);
+
+// Names that are not usable as they are get protoc's trailing '_' in C++.
+static_assert(std::is_member_function_pointer_v<decltype(&v1::Keywords::Stub::delete_)>);
+static_assert(std::is_member_function_pointer_v<decltype(&v1::Keywords::Stub::new_)>);
+static_assert(std::is_member_function_pointer_v<decltype(&v1::Keywords::Stub::class_)>);
+static_assert(std::is_member_function_pointer_v<decltype(&v1::Keywords::Stub::Stub_)>);
+static_assert(std::is_member_function_pointer_v<decltype(&v1::Keywords::Service::Service_)>);
+static_assert(std::is_member_function_pointer_v<decltype(&v1::Keywords::Stub::channel__)>);
+static_assert(std::is_member_function_pointer_v<decltype(&v1::Keywords::Stub::NewStub)>);
+
+// ---- Services --------------------------------------------------------------------------------
+
+constexpr auto kCallTimeout = std::chrono::seconds(10);
+
+class EchoImpl final : public v1::Echo::Service {
+ public:
+  h2rpc::Status Say(h2rpc::ServerContext*, const common::Text* request,
+                    Envelope* response) override {
+    response->mutable_header()->set_id("say");
+    *response->mutable_text() = *request;
+    return {};
+  }
+
+  h2rpc::Status Repeat(h2rpc::ServerContext*, const common::Text* request,
+                       h2rpc::ServerWriter<common::Text>* writer) override {
+    for (int i = 0; i < request->repeat(); ++i) {
+      common::Text text;
+      text.set_value(request->value() + std::to_string(i));
+      if (!writer->Write(text)) return h2rpc::Status(h2rpc::StatusCode::kCancelled, "write failed");
+    }
+    return {};
+  }
+
+  h2rpc::Status Collect(h2rpc::ServerContext*, h2rpc::ServerReader<common::Text>* reader,
+                        common::Count* response) override {
+    common::Text text;
+    while (reader->Read(&text)) {
+      response->set_messages(response->messages() + 1);
+      response->mutable_joined()->append(text.value());
+    }
+    return {};
+  }
+
+  h2rpc::Status Chat(h2rpc::ServerContext*,
+                     h2rpc::ServerReaderWriter<Envelope, Envelope>* stream) override {
+    Envelope envelope;
+    while (stream->Read(&envelope)) {
+      envelope.mutable_header()->set_id("echo:" + envelope.header().id());
+      if (!stream->Write(envelope)) break;
+    }
+    return {};
+  }
+};
+
+// Overrides some methods only: the others must answer UNIMPLEMENTED.
+class KeywordsImpl final : public v1::Keywords::Service {
+ public:
+  h2rpc::Status delete_(h2rpc::ServerContext*, const Header* request, Header* response) override {
+    response->set_id("deleted:" + request->id());
+    return {};
+  }
+
+  h2rpc::Status new_(h2rpc::ServerContext*, const Header* request,
+                     h2rpc::ServerWriter<Header>* writer) override {
+    Header header;
+    header.set_id("new:" + request->id());
+    writer->Write(header);
+    writer->Write(header);
+    return {};
+  }
+
+  h2rpc::Status class_(h2rpc::ServerContext*, h2rpc::ServerReader<Header>* reader,
+                       Header* response) override {
+    Header header;
+    while (reader->Read(&header)) response->mutable_id()->append(header.id());
+    return {};
+  }
+
+  h2rpc::Status Stub_(h2rpc::ServerContext*, const Header*, Header* response) override {
+    response->set_id("stub");
+    return {};
+  }
+
+  h2rpc::Status channel__(h2rpc::ServerContext*, const Header*, Header* response) override {
+    response->set_id("channel");
+    return {};
+  }
+};
+
+class PingImpl final : public ::Service_::Service {
+ public:
+  h2rpc::Status Ping(h2rpc::ServerContext*, const ::Ping* request, ::Ping* response) override {
+    response->set_sequence(request->sequence() + 1);
+    return {};
+  }
+};
+
+/// One server with every generated service (Idle has no methods) on a free loopback port, and
+/// one channel to it that all stubs share.
+struct Fixture {
+  EchoImpl echo;
+  KeywordsImpl keywords;
+  PingImpl ping;
+  ::Idle::Service idle;
+  std::unique_ptr<h2rpc::Server> server;
+  std::shared_ptr<h2rpc::Channel> channel;
+
+  Fixture() {
+    h2rpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", &port)
+        .RegisterService(&echo)
+        .RegisterService(&keywords)
+        .RegisterService(&ping)
+        .RegisterService(&idle);
+    server = builder.BuildAndStart();
+    REQUIRE_MESSAGE(server != nullptr, builder.error().ToString());
+    REQUIRE(port > 0);
+    channel = h2rpc::CreateChannel("127.0.0.1:" + std::to_string(port));
+  }
+  ~Fixture() {
+    if (server) server->Shutdown();
+  }
+};
+
+void SetDeadline(h2rpc::ClientContext& context) { context.set_timeout(kCallTimeout); }
+
+Header MakeHeader(const std::string& id) {
+  Header header;
+  header.set_id(id);
+  return header;
+}
+
+}  // namespace
+
+TEST_CASE_FIXTURE(Fixture, "unary call through a generated stub") {
+  auto stub = v1::Echo::NewStub(channel);
+  h2rpc::ClientContext context;
+  SetDeadline(context);
+  common::Text request;
+  request.set_value("hello");
+  Envelope response;
+  h2rpc::Status status = stub->Say(&context, request, &response);
+  REQUIRE_MESSAGE(status.ok(), status.ToString());
+  CHECK(response.header().id() == "say");
+  CHECK(response.text().value() == "hello");
+}
+
+TEST_CASE_FIXTURE(Fixture, "server streaming through a generated stub") {
+  v1::Echo::Stub stub(channel);
+  h2rpc::ClientContext context;
+  SetDeadline(context);
+  common::Text request;
+  request.set_value("r");
+  request.set_repeat(3);
+  auto reader = stub.Repeat(&context, request);
+  std::vector<std::string> got;
+  common::Text text;
+  while (reader->Read(&text)) got.push_back(text.value());
+  h2rpc::Status status = reader->Finish();
+  REQUIRE_MESSAGE(status.ok(), status.ToString());
+  CHECK(got == std::vector<std::string>{"r0", "r1", "r2"});
+}
+
+TEST_CASE_FIXTURE(Fixture, "client streaming through a generated stub") {
+  auto stub = v1::Echo::NewStub(channel);
+  h2rpc::ClientContext context;
+  SetDeadline(context);
+  common::Count count;
+  auto writer = stub->Collect(&context, &count);
+  for (const char* value : {"a", "b", "c"}) {
+    common::Text text;
+    text.set_value(value);
+    REQUIRE(writer->Write(text));
+  }
+  CHECK(writer->WritesDone());
+  h2rpc::Status status = writer->Finish();
+  REQUIRE_MESSAGE(status.ok(), status.ToString());
+  CHECK(count.messages() == 3);
+  CHECK(count.joined() == "abc");
+}
+
+TEST_CASE_FIXTURE(Fixture, "bidirectional streaming through a generated stub") {
+  auto stub = v1::Echo::NewStub(channel);
+  h2rpc::ClientContext context;
+  SetDeadline(context);
+  auto stream = stub->Chat(&context);
+  for (int i = 0; i < 3; ++i) {
+    Envelope out;
+    out.mutable_header()->set_id(std::to_string(i));
+    out.mutable_text()->set_value("m");
+    REQUIRE(stream->Write(out));
+    Envelope in;
+    REQUIRE(stream->Read(&in));
+    CHECK(in.header().id() == "echo:" + std::to_string(i));
+    CHECK(in.text().value() == "m");
+  }
+  CHECK(stream->WritesDone());
+  Envelope extra;
+  CHECK_FALSE(stream->Read(&extra));
+  h2rpc::Status status = stream->Finish();
+  CHECK_MESSAGE(status.ok(), status.ToString());
+}
+
+TEST_CASE_FIXTURE(Fixture, "keyword-named methods: C++ name with '_', proto name on the wire") {
+  auto stub = v1::Keywords::NewStub(channel);
+
+  SUBCASE("unary 'delete'") {
+    h2rpc::ClientContext context;
+    SetDeadline(context);
+    Header response;
+    h2rpc::Status status = stub->delete_(&context, MakeHeader("x"), &response);
+    REQUIRE_MESSAGE(status.ok(), status.ToString());
+    CHECK(response.id() == "deleted:x");
+  }
+  SUBCASE("the wire path is /codegen.h2rpc.v1.Keywords/delete") {
+    h2rpc::ClientContext context;
+    SetDeadline(context);
+    std::string response_bytes;
+    h2rpc::Status status =
+        channel->UnaryCall(context, "/codegen.h2rpc.v1.Keywords/delete",
+                           MakeHeader("raw").SerializeAsString(), &response_bytes);
+    REQUIRE_MESSAGE(status.ok(), status.ToString());
+    Header response;
+    REQUIRE(response.ParseFromString(response_bytes));
+    CHECK(response.id() == "deleted:raw");
+  }
+  SUBCASE("server-streaming 'new'") {
+    h2rpc::ClientContext context;
+    SetDeadline(context);
+    auto reader = stub->new_(&context, MakeHeader("n"));
+    Header header;
+    int count = 0;
+    while (reader->Read(&header)) {
+      CHECK(header.id() == "new:n");
+      ++count;
+    }
+    CHECK(reader->Finish().ok());
+    CHECK(count == 2);
+  }
+  SUBCASE("client-streaming 'class'") {
+    h2rpc::ClientContext context;
+    SetDeadline(context);
+    Header response;
+    auto writer = stub->class_(&context, &response);
+    REQUIRE(writer->Write(MakeHeader("p")));
+    REQUIRE(writer->Write(MakeHeader("q")));
+    CHECK(writer->WritesDone());
+    h2rpc::Status status = writer->Finish();
+    REQUIRE_MESSAGE(status.ok(), status.ToString());
+    CHECK(response.id() == "pq");
+  }
+  SUBCASE("methods named like generated members") {
+    h2rpc::ClientContext c1;
+    SetDeadline(c1);
+    Header response;
+    REQUIRE(stub->Stub_(&c1, MakeHeader(""), &response).ok());
+    CHECK(response.id() == "stub");
+    h2rpc::ClientContext c2;
+    SetDeadline(c2);
+    REQUIRE(stub->channel__(&c2, MakeHeader(""), &response).ok());
+    CHECK(response.id() == "channel");
+  }
+  SUBCASE("methods the subclass does not override answer UNIMPLEMENTED") {
+    h2rpc::ClientContext c1;
+    SetDeadline(c1);
+    Header response;
+    h2rpc::Status status = stub->Service_(&c1, MakeHeader(""), &response);
+    CHECK(status.code() == h2rpc::StatusCode::kUnimplemented);
+    CHECK(status.message().find("/codegen.h2rpc.v1.Keywords/Service") != std::string::npos);
+    h2rpc::ClientContext c2;
+    SetDeadline(c2);
+    CHECK(stub->NewStub(&c2, MakeHeader(""), &response).code() ==
+          h2rpc::StatusCode::kUnimplemented);
+  }
+}
+
+TEST_CASE_FIXTURE(Fixture, "stubs of different services share one channel from many threads") {
+  constexpr int kThreads = 4;
+  constexpr int kCallsPerThread = 25;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto echo = v1::Echo::NewStub(channel);
+      auto ping = ::Service_::NewStub(channel);
+      for (int i = 0; i < kCallsPerThread; ++i) {
+        h2rpc::ClientContext c1;
+        SetDeadline(c1);
+        common::Text text;
+        text.set_value(std::to_string(t * 1000 + i));
+        Envelope envelope;
+        if (!echo->Say(&c1, text, &envelope).ok() || envelope.text().value() != text.value()) {
+          ++failures;
+        }
+        h2rpc::ClientContext c2;
+        SetDeadline(c2);
+        ::Ping request;
+        request.set_sequence(i);
+        ::Ping reply;
+        if (!ping->Ping(&c2, request, &reply).ok() || reply.sequence() != i + 1) ++failures;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  CHECK(failures.load() == 0);
+}
