@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# The benchmark command: h2rpc vs grpc++ side by side, ONE markdown table (also written to
+# bench/results/latest.md with the date and the command).
+#
+#   bench/compare.sh                 RUNS=3 runs per figure, SECONDS=2 s windows (defaults)
+#   RUNS=5 SECONDS=3 bench/compare.sh
+#   NO_CALLGRIND=1 bench/compare.sh  skip the (slow, ~5 min) callgrind section
+#   SMOKE=1 BUILD_DIR=build bench/compare.sh   correctness only (what CI runs, no timing)
+#
+# Builds build-release (buildtype=release, grpc++ peers on) and build-release-shared
+# (default_library=shared, for the size of libh2rpc.so), then runs bench/compare.py. Every
+# figure is verified (server counters vs client, h2load DATA bytes); see bench/compare.py.
+
+# bash makes $SECONDS a clock; the user's value is only in the environment string.
+bench_seconds=$(printenv SECONDS || true)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+JOBS=${JOBS:-2}
+RUNS=${RUNS:-3}
+bench_seconds=${bench_seconds:-2}
+
+scripts/install-deps.sh
+
+setup() {  # setup DIR [meson setup args...]: configure once, reconfigure if it exists
+  local dir=$1
+  shift
+  if [ -f "$dir/build.ninja" ]; then
+    meson setup --reconfigure "$dir" "$@" >/dev/null
+  else
+    meson setup "$dir" "$@" >/dev/null
+  fi
+}
+
+if [ "${SMOKE:-0}" = 1 ]; then
+  build=${BUILD_DIR:-build}
+  [ -f "$build/build.ninja" ] || setup "$build"
+  ninja -C "$build" -j"$JOBS" >/dev/null
+  exec /usr/bin/python3 bench/compare.py --smoke --build "$build"
+fi
+
+build=${BUILD_DIR:-build-release}
+echo "compare: building $build and $build-shared (release)" >&2
+setup "$build" --buildtype=release -Dtests=disabled -Dexamples=disabled -Dgrpcpp_peers=enabled
+ninja -C "$build" -j"$JOBS" >/dev/null
+setup "$build-shared" --buildtype=release -Ddefault_library=shared -Dtests=disabled \
+  -Dexamples=disabled -Dgrpcpp_peers=disabled
+meson compile -C "$build-shared" -j "$JOBS" h2rpc >/dev/null
+
+extra=()
+[ "${NO_CALLGRIND:-0}" = 1 ] && extra+=(--no-callgrind)
+command="bench/compare.sh"
+[ "$RUNS" != 3 ] && command="RUNS=$RUNS $command"
+[ "$bench_seconds" != 2 ] && command="SECONDS=$bench_seconds $command"
+mkdir -p bench/results
+exec /usr/bin/python3 bench/compare.py --build "$build" --shared-build "$build-shared" \
+  --runs "$RUNS" --seconds "$bench_seconds" --out bench/results/latest.md \
+  --command "$command" "${extra[@]}"
