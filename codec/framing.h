@@ -16,12 +16,23 @@
 
 namespace h2rpc::codec {
 
+/// Size of the Length-Prefixed-Message header: 1 flag byte + 4 length bytes.
 inline constexpr size_t kFramePrefixSize = 5;
+
+/// Largest payload a prefix can describe (the length field is a uint32).
+inline constexpr size_t kMaxFramePayload = 0xFFFFFFFFu;
+
+/// Largest buffer the Deframer reserves up-front for a payload: a peer that claims a 4 MiB
+/// message and sends five bytes costs at most this much. Beyond it the buffer grows with the
+/// bytes actually received (and never beyond the claimed length).
+inline constexpr size_t kDeframerInitialReserve = 64 * 1024;
 
 /// Writes the 5-byte prefix for a message of `length` bytes into `out`.
 void EncodeFramePrefix(bool compressed, uint32_t length, uint8_t out[kFramePrefixSize]);
 
 /// Returns prefix + payload as one string (convenience for tests and small messages).
+/// A payload above kMaxFramePayload cannot be framed: the result is empty (callers check sizes
+/// against their max send message size first).
 std::string EncodeFrame(std::string_view payload, bool compressed = false);
 
 /// One whole message taken out of the byte stream. `payload` is still compressed if
@@ -34,6 +45,10 @@ struct DeframedMessage {
 /// Incremental deframer: feed arbitrary chunks (one byte at a time works), take whole messages.
 /// The length is checked against `max_message_size` as soon as the prefix is complete, before any
 /// allocation for the payload.
+///
+/// Usage: while bytes remain { n = Feed(bytes); bytes = bytes.substr(n);
+///                             while (auto m = Next()) deliver(*m); if (failed()) break; }
+/// then Finish() at END_STREAM.
 class Deframer {
  public:
   /// `compression_negotiated`: whether the stream carries a grpc-encoding other than identity;
@@ -42,38 +57,55 @@ class Deframer {
       : max_message_size_(max_message_size), compression_negotiated_(compression_negotiated) {}
 
   void set_compression_negotiated(bool negotiated) { compression_negotiated_ = negotiated; }
+  /// Applies to messages whose prefix has not been completed yet.
   void set_max_message_size(uint32_t max) { max_message_size_ = max; }
 
   /// Consumes up to `data.size()` bytes. Returns how many bytes were consumed: it stops after the
   /// first complete message so the caller can take it (call Next()), and stops for good on error.
+  /// While a completed message waits to be taken, Feed consumes nothing and returns 0.
   /// On error, status() says why (RESOURCE_EXHAUSTED naming both sizes, INTERNAL for a bad flag).
   size_t Feed(std::span<const uint8_t> data);
   size_t Feed(std::string_view data) {
-    return Feed(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
+    return Feed(
+        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
   }
 
   /// A completed message, if one is ready; taking it lets Feed() continue.
   std::optional<DeframedMessage> Next();
 
-  /// Called when the stream ends (END_STREAM). OK if no partial message is buffered; INTERNAL
-  /// ("stream ended mid-message") otherwise.
+  /// Called when the stream ends (END_STREAM). OK if no partial message is buffered (a completed
+  /// message not yet taken is fine); INTERNAL ("stream ended mid-message") otherwise; the error
+  /// status() if the deframer already failed.
   Status Finish() const;
 
   const Status& status() const { return status_; }
   bool failed() const { return !status_.ok(); }
-  /// Bytes of the current partial message buffered so far (never above max_message_size + 5).
+  /// Bytes held for the current message, prefix included: the partial message being read or the
+  /// completed one not yet taken. Never above max_message_size + 5; 0 after a failure (the
+  /// buffer is released).
   size_t buffered_bytes() const;
 
  private:
+  /// The deframer's states; every byte fed is handled by exactly one of them.
+  enum class State {
+    kReadPrefix,    // collecting the 5-byte prefix (prefix_have_ of them so far)
+    kReadPayload,   // prefix accepted; collecting current_length_ payload bytes into current_
+    kMessageReady,  // current_ holds a whole message until Next() takes it
+    kFailed,        // status_ says why; nothing more is consumed
+  };
+
+  void OnPrefixComplete();
+  void AppendPayload(const uint8_t* data, size_t n);
+  void Fail(Status status);
+
   uint32_t max_message_size_;
   bool compression_negotiated_;
+  State state_ = State::kReadPrefix;
   uint8_t prefix_[kFramePrefixSize] = {};
   size_t prefix_have_ = 0;
-  bool have_header_ = false;
   bool current_compressed_ = false;
   uint32_t current_length_ = 0;
   std::string current_;
-  std::optional<DeframedMessage> ready_;
   Status status_;
 };
 
