@@ -47,9 +47,7 @@ std::string Status::ToString() const {
   return out;
 }
 
-std::ostream& operator<<(std::ostream& os, const Status& status) {
-  return os << status.ToString();
-}
+std::ostream& operator<<(std::ostream& os, const Status& status) { return os << status.ToString(); }
 
 std::ostream& operator<<(std::ostream& os, StatusCode code) { return os << StatusCodeName(code); }
 
