@@ -98,8 +98,8 @@ class Worker {
     }
   }
   static std::string Describe(const grpc::Status& s) {
-    return "status " + std::to_string(static_cast<int>(s.error_code())) + " '" +
-           s.error_message() + "'";
+    return "status " + std::to_string(static_cast<int>(s.error_code())) + " '" + s.error_message() +
+           "'";
   }
 
   bool InWindowOrBefore() const { return Clock::now() < tl_.window_end; }
@@ -123,10 +123,14 @@ class Worker {
 
   void Run() {
     if (cfg_.concurrency <= 1) {
-      if (cfg_.mode == "unary") SyncUnary();
-      else if (cfg_.mode == "stream_out") SyncStreamOut();
-      else if (cfg_.mode == "stream_in") SyncStreamIn();
-      else SyncEcho();
+      if (cfg_.mode == "unary")
+        SyncUnary();
+      else if (cfg_.mode == "stream_out")
+        SyncStreamOut();
+      else if (cfg_.mode == "stream_in")
+        SyncStreamIn();
+      else
+        SyncEcho();
     } else {
       RunAsync();
     }
@@ -495,10 +499,14 @@ class Worker {
   void RunAsync() {
     std::vector<std::unique_ptr<AsyncOp>> ops;
     for (int k = 0; k < cfg_.concurrency; ++k) {
-      if (cfg_.mode == "unary") ops.push_back(std::make_unique<UnaryOp>(this));
-      else if (cfg_.mode == "stream_out") ops.push_back(std::make_unique<StreamOutOp>(this));
-      else if (cfg_.mode == "stream_in") ops.push_back(std::make_unique<StreamInOp>(this));
-      else ops.push_back(std::make_unique<EchoOp>(this));
+      if (cfg_.mode == "unary")
+        ops.push_back(std::make_unique<UnaryOp>(this));
+      else if (cfg_.mode == "stream_out")
+        ops.push_back(std::make_unique<StreamOutOp>(this));
+      else if (cfg_.mode == "stream_in")
+        ops.push_back(std::make_unique<StreamInOp>(this));
+      else
+        ops.push_back(std::make_unique<EchoOp>(this));
     }
     for (auto& op : ops) op->Start();
     size_t active = ops.size();
@@ -506,9 +514,9 @@ class Worker {
     while (active > 0) {
       void* tag = nullptr;
       bool ok = false;
-      const auto deadline = window_over ? std::chrono::system_clock::now() + std::chrono::hours(1)
-                                        : std::chrono::system_clock::now() +
-                                              (tl_.window_end - Clock::now());
+      const auto deadline =
+          window_over ? std::chrono::system_clock::now() + std::chrono::hours(1)
+                      : std::chrono::system_clock::now() + (tl_.window_end - Clock::now());
       const auto r = cq_.AsyncNext(&tag, &ok, deadline);
       if (r == grpc::CompletionQueue::SHUTDOWN) break;
       if (r == grpc::CompletionQueue::TIMEOUT) {
@@ -547,12 +555,13 @@ double Percentile(const std::vector<double>& sorted, double q) {
 }
 
 [[noreturn]] void Usage(const std::string& why) {
-  std::fprintf(stderr,
-               "grpcpp-bench-client: %s\n"
-               "usage: grpcpp-bench-client --target HOST:PORT [--mode unary|stream_out|stream_in|echo]\n"
-               "       [--threads T] [--channels C] [--size BYTES] [--seconds S] [--warmup S]\n"
-               "       [--concurrency K]\n",
-               why.c_str());
+  std::fprintf(
+      stderr,
+      "grpcpp-bench-client: %s\n"
+      "usage: grpcpp-bench-client --target HOST:PORT [--mode unary|stream_out|stream_in|echo]\n"
+      "       [--threads T] [--channels C] [--size BYTES] [--seconds S] [--warmup S]\n"
+      "       [--concurrency K]\n",
+      why.c_str());
   std::exit(2);
 }
 
@@ -583,8 +592,7 @@ int main(int argc, char** argv) {
 
   // Watchdog: the whole run (connect + warm-up + window + drain) must end
   // well within warmup + seconds + 20 s.
-  const auto watchdog_limit =
-      std::chrono::duration<double>(cfg.warmup + cfg.seconds + 20.0);
+  const auto watchdog_limit = std::chrono::duration<double>(cfg.warmup + cfg.seconds + 20.0);
   std::thread([watchdog_limit] {
     std::this_thread::sleep_for(watchdog_limit);
     std::fprintf(stderr, "grpcpp-bench-client: watchdog: run hung, giving up\n");
@@ -663,9 +671,8 @@ int main(int argc, char** argv) {
       "\"cpu_us_per_op\":%.3f,\"maxrss_kb\":%ld,\"ops_total\":%llu,\"calls_total\":%llu,"
       "\"errors\":%llu}\n",
       cfg.mode.c_str(), cfg.threads, cfg.channels, cfg.concurrency, cfg.size, secs,
-      static_cast<unsigned long long>(all.ops_window),
-      static_cast<double>(all.calls_window) / secs, ops / secs,
-      static_cast<double>(all.bytes_window) / 1e6 / secs, lat_kind,
+      static_cast<unsigned long long>(all.ops_window), static_cast<double>(all.calls_window) / secs,
+      ops / secs, static_cast<double>(all.bytes_window) / 1e6 / secs, lat_kind,
       Percentile(all.lat_us, 0.50), Percentile(all.lat_us, 0.90), Percentile(all.lat_us, 0.99),
       mean, cpu, cpu_user, cpu_sys, ops > 0 ? cpu * 1e6 / ops : 0.0, ru_end.maxrss_kb,
       static_cast<unsigned long long>(all.ops_total),

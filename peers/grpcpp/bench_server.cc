@@ -51,8 +51,7 @@ void PrintLine(const char* event) {
       event, Get(g_counters.unary), Get(g_counters.stream_out_calls),
       Get(g_counters.stream_out_msgs), Get(g_counters.stream_in_calls),
       Get(g_counters.stream_in_msgs), Get(g_counters.echo_calls), Get(g_counters.echo_msgs),
-      Get(g_counters.bytes_in), Get(g_counters.bytes_out), ru.user_s + ru.sys_s,
-      ru.maxrss_kb);
+      Get(g_counters.bytes_in), Get(g_counters.bytes_out), ru.user_s + ru.sys_s, ru.maxrss_kb);
   std::fflush(stdout);
 }
 
@@ -120,7 +119,8 @@ class BenchService final : public bench::Bench::Service {
 };
 
 [[noreturn]] void Usage(const std::string& why) {
-  std::fprintf(stderr, "grpcpp-bench-server: %s\nusage: grpcpp-bench-server --port P [--bind ADDR]\n",
+  std::fprintf(stderr,
+               "grpcpp-bench-server: %s\nusage: grpcpp-bench-server --port P [--bind ADDR]\n",
                why.c_str());
   std::exit(2);
 }

@@ -32,7 +32,8 @@ class GreeterService final : public helloworld::Greeter::Service {
 int main(int argc, char** argv) {
   peers::Flags flags({"listen"});
   if (!flags.Parse(argc, argv)) {
-    std::fprintf(stderr, "grpcpp-greeter-server: %s\nusage: grpcpp-greeter-server [--listen ADDR]\n",
+    std::fprintf(stderr,
+                 "grpcpp-greeter-server: %s\nusage: grpcpp-greeter-server [--listen ADDR]\n",
                  flags.error().c_str());
     return 2;
   }

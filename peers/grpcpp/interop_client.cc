@@ -337,7 +337,8 @@ class InteropClient {
     }
     const auto& trailing = ctx->GetServerTrailingMetadata();
     it = trailing.find(peers::kEchoTrailingBinKey);
-    if (it == trailing.end()) Fail(what + ": no x-grpc-test-echo-trailing-bin in trailing metadata");
+    if (it == trailing.end())
+      Fail(what + ": no x-grpc-test-echo-trailing-bin in trailing metadata");
     if (std::string(it->second.data(), it->second.size()) != std::string(kTrailingBinValue, 3)) {
       Fail(what + ": wrong x-grpc-test-echo-trailing-bin value");
     }
@@ -427,8 +428,8 @@ class InteropClient {
     ClientContext ctx;
     SetDeadline(&ctx);
     Empty req, resp;
-    ExpectCode(unimplemented_stub_->UnimplementedCall(&ctx, req, &resp),
-               StatusCode::UNIMPLEMENTED, "UnimplementedService/UnimplementedCall");
+    ExpectCode(unimplemented_stub_->UnimplementedCall(&ctx, req, &resp), StatusCode::UNIMPLEMENTED,
+               "UnimplementedService/UnimplementedCall");
   }
 
   void CancelAfterBegin() {
@@ -496,10 +497,10 @@ void SilentLog(gpr_log_func_args*) {}
 }  // namespace
 
 int main(int argc, char** argv) {
-  peers::Flags flags({"server_host", "server_port", "test_case", "server_host_override",
-                      "tls_ca_file", "default_service_account", "oauth_scope",
-                      "service_account_key_file"},
-                     {"use_tls", "use_test_ca"});
+  peers::Flags flags(
+      {"server_host", "server_port", "test_case", "server_host_override", "tls_ca_file",
+       "default_service_account", "oauth_scope", "service_account_key_file"},
+      {"use_tls", "use_test_ca"});
   if (!flags.Parse(argc, argv)) Usage(flags.error());
   if (std::getenv("GRPC_VERBOSITY") == nullptr) gpr_set_log_function(SilentLog);
 

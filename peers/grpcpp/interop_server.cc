@@ -156,9 +156,8 @@ class TestServiceImpl final : public grpc::testing::TestService::Service {
     return Status::OK;
   }
 
-  Status StreamingOutputCall(
-      ServerContext* ctx, const StreamingOutputCallRequest* request,
-      grpc::ServerWriter<StreamingOutputCallResponse>* writer) override {
+  Status StreamingOutputCall(ServerContext* ctx, const StreamingOutputCallRequest* request,
+                             grpc::ServerWriter<StreamingOutputCallResponse>* writer) override {
     EchoMetadata(ctx);
     if (request->has_response_status()) return EchoStatus(request->response_status());
     return WriteResponses(ctx, *request, writer);
@@ -182,10 +181,9 @@ class TestServiceImpl final : public grpc::testing::TestService::Service {
     return Status::OK;
   }
 
-  Status FullDuplexCall(
-      ServerContext* ctx,
-      grpc::ServerReaderWriter<StreamingOutputCallResponse, StreamingOutputCallRequest>* stream)
-      override {
+  Status FullDuplexCall(ServerContext* ctx,
+                        grpc::ServerReaderWriter<StreamingOutputCallResponse,
+                                                 StreamingOutputCallRequest>* stream) override {
     EchoMetadata(ctx);
     StreamingOutputCallRequest request;
     while (stream->Read(&request)) {
@@ -196,10 +194,9 @@ class TestServiceImpl final : public grpc::testing::TestService::Service {
     return Status::OK;
   }
 
-  Status HalfDuplexCall(
-      ServerContext* ctx,
-      grpc::ServerReaderWriter<StreamingOutputCallResponse, StreamingOutputCallRequest>* stream)
-      override {
+  Status HalfDuplexCall(ServerContext* ctx,
+                        grpc::ServerReaderWriter<StreamingOutputCallResponse,
+                                                 StreamingOutputCallRequest>* stream) override {
     EchoMetadata(ctx);
     std::vector<StreamingOutputCallRequest> requests;
     StreamingOutputCallRequest request;
