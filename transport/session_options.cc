@@ -22,6 +22,14 @@ SessionOptionPtr MakeSessionOptions(const TransportLimits& limits, bool is_serve
   nghttp2_option_set_max_outbound_ack(raw, limits.max_outbound_ack);
   // Our own oversized metadata fails the stream instead of producing a giant header block.
   nghttp2_option_set_max_send_header_block_length(raw, limits.max_send_header_block_length);
+  if (is_server) {
+    // Request validation is codec::ValidateRequestHeaders' job: with nghttp2's HTTP messaging
+    // checks on, requests such as :path "" or "Svc/M" are reset (PROTOCOL_ERROR) before we see
+    // them, where gRPC wants UNIMPLEMENTED; non-POST wants 405 and a bad content-type 415. The
+    // codec covers pseudo-header rules and connection-specific headers (HTTP 400); the server
+    // transport keeps RFC 9113's te rule itself.
+    nghttp2_option_set_no_http_messaging(raw, 1);
+  }
   if (!is_server) {
     // The server's SETTINGS_MAX_CONCURRENT_STREAMS is unknown until its first SETTINGS; assume
     // 100 (RFC 9113's suggested minimum) so an early burst of calls waits instead of failing.
@@ -44,6 +52,12 @@ std::vector<nghttp2_settings_entry> MakeSettings(const TransportLimits& limits, 
   settings.push_back({NGHTTP2_SETTINGS_MAX_FRAME_SIZE, 16 * 1024});
   settings.push_back({NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, limits.max_header_list_size});
   return settings;
+}
+
+uint32_t ServerEnforcedMaxConcurrentStreams(uint32_t advertised) {
+  const uint64_t slack = advertised < 128 ? 128 : advertised;
+  const uint64_t enforced = static_cast<uint64_t>(advertised) + slack;
+  return enforced > 0x7fffffffu ? 0x7fffffffu : static_cast<uint32_t>(enforced);
 }
 
 }  // namespace h2rpc::transport

@@ -34,4 +34,16 @@ std::vector<nghttp2_settings_entry> MakeSettings(const TransportLimits& limits, 
                                                  uint32_t max_concurrent_streams,
                                                  uint32_t stream_window);
 
+/// The SETTINGS_MAX_CONCURRENT_STREAMS value a server session tells nghttp2, while the peer is
+/// told `advertised` (the server transport rewrites the value in its first SETTINGS frame).
+///
+/// Why: nghttp2 1.52 answers a HEADERS beyond its acknowledged limit with a connection error
+/// (GOAWAY), killing every call on the connection, although RFC 9113 §5.1.2 lets it be a stream
+/// error. SECURITY.md item 8 wants the extra stream refused (RST_STREAM REFUSED_STREAM) while the
+/// accepted ones complete. With nghttp2's own limit above the advertised one, the server refuses
+/// streams beyond `advertised` itself; nghttp2's GOAWAY only hits a peer that opens more than
+/// this many at once (twice the advertised limit, at least advertised + 128), which no
+/// conforming client does.
+uint32_t ServerEnforcedMaxConcurrentStreams(uint32_t advertised);
+
 }  // namespace h2rpc::transport

@@ -1,0 +1,1087 @@
+// Server connections and I/O threads: the nghttp2 server session of each connection, the
+// command queue its handlers post to, flow control, deadlines and graceful shutdown.
+//
+// One iteration of an I/O thread: epoll (socket events: read up to 16 chunks of 64 KiB per
+// connection, feeding nghttp2), then drain ALL queued commands, then expire deadlines, then let
+// nghttp2 produce every frame it can for each connection touched and write them with one
+// gather write (writev) where possible.
+#include "transport/server_connection.h"
+
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <span>
+
+#include "codec/compression.h"
+#include "codec/framing.h"
+#include "transport/address.h"
+#include "transport/session_options.h"
+
+namespace h2rpc::transport {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// Reads per readable event before other connections get their turn.
+constexpr int kMaxReadsPerEvent = 16;
+/// Payloads up to this size are copied next to their frame header instead of referenced:
+/// a copy of a few hundred bytes is cheaper than an extra iovec, and small responses of many
+/// calls then coalesce into one buffer (one writev for a whole batch).
+constexpr size_t kCopyBelow = 1024;
+/// Rounds of "produce, then write" per Pump before yielding to the event loop.
+constexpr int kMaxPumpRounds = 8;
+/// Longest wait for a PING ACK between the shutdown notice and the final GOAWAY.
+constexpr auto kShutdownNoticeRtt = std::chrono::seconds(1);
+constexpr uint8_t kShutdownPing[8] = {'h', '2', 'r', 'p', 'c', 'b', 'y', 'e'};
+
+constexpr uint8_t kNoCopy = NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;
+
+void PushNv(std::vector<nghttp2_nv>& nva, std::string_view name, std::string_view value,
+            uint8_t flags) {
+  nva.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+                 reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
+                 value.size(), flags});
+}
+
+// ---- nghttp2 callbacks: thin forwarders to ServerConnection ----
+
+ServerConnection* Conn(void* user_data) { return static_cast<ServerConnection*>(user_data); }
+
+ssize_t SendCallback(nghttp2_session*, const uint8_t* data, size_t length, int, void* user_data) {
+  return Conn(user_data)->OnSend(data, length);
+}
+
+int SendDataCallback(nghttp2_session*, nghttp2_frame* frame, const uint8_t* framehd, size_t length,
+                     nghttp2_data_source* source, void* user_data) {
+  return Conn(user_data)->OnSendData(frame, framehd, length, source);
+}
+
+ssize_t ReadDataCallback(nghttp2_session*, int32_t stream_id, uint8_t*, size_t length,
+                         uint32_t* data_flags, nghttp2_data_source* source, void* user_data) {
+  return Conn(user_data)->OnReadData(stream_id, length, data_flags, source);
+}
+
+int BeginHeadersCallback(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+  return Conn(user_data)->OnBeginHeaders(frame);
+}
+
+int HeaderCallback(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
+                   size_t namelen, const uint8_t* value, size_t valuelen, uint8_t,
+                   void* user_data) {
+  return Conn(user_data)->OnHeader(frame, name, namelen, value, valuelen);
+}
+
+int FrameRecvCallback(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+  return Conn(user_data)->OnFrameRecv(frame);
+}
+
+int DataChunkCallback(nghttp2_session*, uint8_t flags, int32_t stream_id, const uint8_t* data,
+                      size_t len, void* user_data) {
+  return Conn(user_data)->OnDataChunk(flags, stream_id, data, len);
+}
+
+int StreamCloseCallback(nghttp2_session*, int32_t stream_id, uint32_t error_code, void* user_data) {
+  return Conn(user_data)->OnStreamClose(stream_id, error_code);
+}
+
+int FrameSendCallback(nghttp2_session*, const nghttp2_frame* frame, void* user_data) {
+  return Conn(user_data)->OnFrameSend(frame);
+}
+
+}  // namespace
+
+/// The callback table shared by every server session (nghttp2 copies it into each session).
+void* MakeServerCallbacks() {
+  nghttp2_session_callbacks* cbs = nullptr;
+  if (nghttp2_session_callbacks_new(&cbs) != 0) return nullptr;
+  nghttp2_session_callbacks_set_send_callback(cbs, SendCallback);
+  nghttp2_session_callbacks_set_send_data_callback(cbs, SendDataCallback);
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, BeginHeadersCallback);
+  nghttp2_session_callbacks_set_on_header_callback(cbs, HeaderCallback);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, FrameRecvCallback);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, DataChunkCallback);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cbs, StreamCloseCallback);
+  nghttp2_session_callbacks_set_on_frame_send_callback(cbs, FrameSendCallback);
+  return cbs;
+}
+
+void FreeServerCallbacks(void* callbacks) {
+  nghttp2_session_callbacks_del(static_cast<nghttp2_session_callbacks*>(callbacks));
+}
+
+// =====================================================================================
+// ServerConnection
+// =====================================================================================
+
+ServerConnection::ServerConnection(ServerIoThread* io, uint64_t id, int fd,
+                                   std::shared_ptr<const std::string> peer)
+    : io_(io),
+      transport_(io->transport()),
+      options_(io->transport()->options()),
+      id_(id),
+      fd_(fd),
+      peer_(std::move(peer)) {}
+
+ServerConnection::~ServerConnection() {
+  // Close() has run (the I/O thread closes before it frees); this only guards against leaks.
+  if (session_ != nullptr) nghttp2_session_del(session_);
+  if (fd_ >= 0 && !closed_) ::close(fd_);
+}
+
+bool ServerConnection::Start() {
+  SessionOptionPtr option = MakeSessionOptions(options_.limits, /*is_server=*/true);
+  const auto* cbs = static_cast<const nghttp2_session_callbacks*>(transport_->callbacks());
+  if (nghttp2_session_server_new2(&session_, cbs, this, option.get()) != 0) {
+    session_ = nullptr;
+    return false;
+  }
+  std::vector<nghttp2_settings_entry> settings = MakeSettings(
+      options_.limits, /*is_server=*/true, options_.max_concurrent_streams, options_.stream_window);
+  for (auto& entry : settings) {
+    if (entry.settings_id == NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS) {
+      entry.value = ServerEnforcedMaxConcurrentStreams(options_.max_concurrent_streams);
+    }
+  }
+  if (nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings.data(), settings.size()) != 0) {
+    return false;
+  }
+  settings_patch_pending_ = true;
+  // The connection window starts at 65535 (RFC 9113 §6.9.2) whatever SETTINGS say; without
+  // this WINDOW_UPDATE every stream together could receive only 64 KiB per round trip.
+  nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
+                                        static_cast<int32_t>(options_.connection_window));
+  interest_ = EPOLLIN;
+  io_->loop().Add(fd_, interest_, [this](uint32_t events) { OnSocketEvent(events); });
+  registered_ = true;
+  io_->MarkDirty(this);
+  return true;
+}
+
+// ---- socket ----
+
+bool ServerConnection::ReadingAllowed() const {
+  // Stop reading while our output backs up: what we read makes more output (responses, ACKs,
+  // RST_STREAMs), and a peer that does not read must not grow our memory (grpc-go does the
+  // same). The kernel's receive buffer then fills and the peer is throttled by TCP.
+  return !closed_ && output_.size() < options_.limits.max_pending_output &&
+         nghttp2_session_want_read(session_) != 0;
+}
+
+void ServerConnection::OnSocketEvent(uint32_t events) {
+  if (closed_) return;
+  if (events & (EPOLLERR | EPOLLHUP)) {
+    // Reset or fully closed by the peer: nothing we send can arrive.
+    Close();
+    return;
+  }
+  if (events & EPOLLOUT) {
+    if (output_.FlushTo(fd_) < 0) {
+      Close();
+      return;
+    }
+    io_->MarkDirty(this);
+  }
+  if (events & EPOLLIN) {
+    const size_t chunk = options_.limits.read_chunk;
+    uint8_t* buffer = io_->read_buffer();
+    for (int i = 0; i < kMaxReadsPerEvent && ReadingAllowed(); ++i) {
+      const ssize_t n = ::read(fd_, buffer, chunk);
+      if (n > 0) {
+        const ssize_t rv = nghttp2_session_mem_recv(session_, buffer, static_cast<size_t>(n));
+        if (rv < 0) {
+          Fail("nghttp2_session_mem_recv", static_cast<int>(rv));
+          return;
+        }
+        if (closed_) return;
+        if (static_cast<size_t>(n) < chunk) break;  // the socket is drained
+        continue;
+      }
+      if (n == 0) {  // EOF: HTTP/2 has no half-close of its own, the peer is gone
+        Close();
+        return;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      Close();
+      return;
+    }
+    io_->MarkDirty(this);
+  }
+}
+
+void ServerConnection::Fail(const char* what, int rv) {
+  (void)what;
+  (void)rv;
+  // A fatal nghttp2 error (bad preface, flood, callback failure): nghttp2 may have queued a
+  // GOAWAY saying why; give it one chance to leave, then drop the connection.
+  if (session_ != nullptr && !closed_) {
+    nghttp2_session_send(session_);
+    output_.FlushTo(fd_);
+  }
+  Close();
+}
+
+void ServerConnection::Pump() {
+  if (closed_) return;
+  for (int round = 0; round < kMaxPumpRounds; ++round) {
+    if (output_.size() < options_.limits.max_pending_output) {
+      const int rv = nghttp2_session_send(session_);
+      if (rv != 0) {
+        Fail("nghttp2_session_send", rv);
+        return;
+      }
+      if (closed_) return;
+    }
+    if (output_.empty()) break;
+    if (output_.FlushTo(fd_) < 0) {
+      Close();
+      return;
+    }
+    if (!output_.empty()) break;  // the socket is full: EPOLLOUT brings us back
+  }
+  if (output_.empty() && nghttp2_session_want_read(session_) == 0 &&
+      nghttp2_session_want_write(session_) == 0) {
+    Close();  // GOAWAY exchanged and no stream left, or nghttp2 terminated the session
+    return;
+  }
+  UpdateInterest();
+}
+
+void ServerConnection::UpdateInterest() {
+  uint32_t want = 0;
+  if (ReadingAllowed()) want |= EPOLLIN;
+  if (!output_.empty()) want |= EPOLLOUT;
+  if (want != interest_) {
+    interest_ = want;
+    io_->loop().Modify(fd_, want);
+  }
+}
+
+void ServerConnection::Close() {
+  if (closed_) return;
+  closed_ = true;
+  if (goaway_timer_ != 0) {
+    io_->loop().CancelTimer(goaway_timer_);
+    goaway_timer_ = 0;
+  }
+  // nghttp2_session_del calls no callback: every call still attached ends here, cancelled.
+  while (streams_ != nullptr) {
+    ServerStream* s = streams_;
+    if (!s->io_end_sent_) MarkCancelled(s);
+    Detach(s);
+  }
+  nghttp2_session_del(session_);
+  session_ = nullptr;
+  if (registered_) io_->loop().Remove(fd_);
+  ::close(fd_);
+  output_.Clear();
+  transport_->OnConnectionClosed();
+  io_->RetireConnection(id_);
+}
+
+// ---- streams ----
+
+ServerStream* ServerConnection::StreamFor(int32_t stream_id) {
+  return static_cast<ServerStream*>(nghttp2_session_get_stream_user_data(session_, stream_id));
+}
+
+void ServerConnection::Attach(const std::shared_ptr<ServerStream>& stream) {
+  ServerStream* s = stream.get();
+  s->io_conn_ = this;
+  s->io_self_ = stream;
+  s->io_prev_ = nullptr;
+  s->io_next_ = streams_;
+  if (streams_ != nullptr) streams_->io_prev_ = s;
+  streams_ = s;
+  ++stream_count_;
+  nghttp2_session_set_stream_user_data(session_, s->stream_id_, s);
+}
+
+void ServerConnection::Detach(ServerStream* s) {
+  io_->RemoveDeadline(s);
+  if (s->io_prev_ != nullptr) s->io_prev_->io_next_ = s->io_next_;
+  if (s->io_next_ != nullptr) s->io_next_->io_prev_ = s->io_prev_;
+  if (streams_ == s) streams_ = s->io_next_;
+  s->io_prev_ = s->io_next_ = nullptr;
+  --stream_count_;
+  if (session_ != nullptr && !closed_) {
+    nghttp2_session_set_stream_user_data(session_, s->stream_id_, nullptr);
+  }
+  s->io_conn_ = nullptr;
+  // Released after this loop iteration: never free a stream inside an nghttp2 callback.
+  io_->RetireStream(std::move(s->io_self_));
+}
+
+void ServerConnection::Refuse(int32_t stream_id) {
+  nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_REFUSED_STREAM);
+  transport_->OnStreamRefused();
+  io_->MarkDirty(this);
+}
+
+void ServerConnection::MarkCancelled(ServerStream* s) {
+  s->cancelled_.store(true, std::memory_order_release);
+  s->done_.store(true, std::memory_order_release);
+  s->WakeAll();
+}
+
+void ServerConnection::Reset(ServerStream* s, uint32_t error_code) {
+  if (s->io_end_submitted_) return;  // our END_STREAM is on its way: let it finish the call
+  s->io_end_submitted_ = true;
+  nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s->stream_id_, error_code);
+  MarkCancelled(s);
+  io_->MarkDirty(this);
+}
+
+void ServerConnection::Dispatch(ServerStream* s) {
+  s->io_dispatched_ = true;
+  if (transport_->handler()->Dispatch(s->io_self_)) return;
+  // Every handler slot is busy (calls from other connections): refuse. Nothing was processed,
+  // so the client may retry (it reports UNAVAILABLE).
+  s->io_dispatched_ = false;
+  transport_->OnStreamRefused();
+  Reset(s, NGHTTP2_REFUSED_STREAM);
+}
+
+void ServerConnection::EndWithStatus(ServerStream* s, const Status& status, int http_status) {
+  if (s->io_end_submitted_ || s->io_finish_ready_) return;
+  // The first to decide the outcome wins: if the handler already finished, its kFinish command
+  // is on the way and carries the status.
+  if (s->done_.exchange(true, std::memory_order_acq_rel)) return;
+  s->cancelled_.store(true, std::memory_order_release);
+  s->WakeAll();
+  s->BuildTrailers(status, nullptr);
+  if (http_status != 200) s->io_http_status_ = std::to_string(http_status);
+  s->io_finish_ready_ = true;
+  SubmitEnd(s, /*include_initial_metadata=*/false);
+}
+
+// ---- request side ----
+
+int ServerConnection::OnBeginHeaders(const nghttp2_frame* frame) {
+  if (frame->hd.type != NGHTTP2_HEADERS) return 0;
+  const int32_t id = frame->hd.stream_id;
+  if (frame->headers.cat != NGHTTP2_HCAT_REQUEST) {
+    // Request trailers: a new header block, sized on its own.
+    if (ServerStream* s = StreamFor(id)) s->io_header_bytes_ = 0;
+    return 0;
+  }
+  // Refuse before any work: beyond the advertised limit on this connection, beyond the handler
+  // cap across connections, or while the server cancels everything at shutdown.
+  if (io_->cancelling_all() || stream_count_ >= options_.max_concurrent_streams ||
+      transport_->handler()->AtCapacity()) {
+    Refuse(id);
+    return 0;
+  }
+  std::shared_ptr<ServerStream> stream = transport_->handler()->NewStream();
+  stream->stream_id_ = id;
+  stream->peer_ = peer_;
+  stream->io_ = io_;
+  stream->send_budget_ = options_.stream_send_budget;
+  // Window is withheld while more than this waits unread; a quarter of the stream window,
+  // at most 1 MiB: small enough to bound memory, large enough that a reader which keeps up
+  // never costs a command per message.
+  stream->consume_threshold_ = std::min<size_t>(options_.stream_window / 4, 1024 * 1024);
+  stream->io_request_headers_.reserve(16);
+  Attach(stream);
+  return 0;
+}
+
+int ServerConnection::OnHeader(const nghttp2_frame* frame, const uint8_t* name, size_t namelen,
+                               const uint8_t* value, size_t valuelen) {
+  ServerStream* s = StreamFor(frame->hd.stream_id);
+  if (s == nullptr) return 0;
+  // nghttp2 advertises SETTINGS_MAX_HEADER_LIST_SIZE but does not enforce it: count here.
+  // Failing with TEMPORAL_CALLBACK_FAILURE resets only this stream and nghttp2 keeps inflating
+  // the block, so HPACK stays in sync and the connection lives on.
+  s->io_header_bytes_ += namelen + valuelen + 32;
+  if (s->io_header_bytes_ > options_.limits.max_header_list_size) {
+    s->io_header_overflow_ = true;
+    return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  }
+  if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
+    s->io_request_headers_.emplace_back(
+        std::string(reinterpret_cast<const char*>(name), namelen),
+        std::string(reinterpret_cast<const char*>(value), valuelen));
+  }
+  return 0;
+}
+
+int ServerConnection::OnFrameRecv(const nghttp2_frame* frame) {
+  switch (frame->hd.type) {
+    case NGHTTP2_HEADERS: {
+      ServerStream* s = StreamFor(frame->hd.stream_id);
+      if (s == nullptr || s->io_header_overflow_) return 0;
+      if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) OnRequestHeaders(s);
+      if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) OnRemoteEnd(s);
+      break;
+    }
+    case NGHTTP2_DATA:
+      if (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) {
+        if (ServerStream* s = StreamFor(frame->hd.stream_id)) OnRemoteEnd(s);
+      }
+      break;
+    case NGHTTP2_PING:
+      if ((frame->hd.flags & NGHTTP2_FLAG_ACK) && shutdown_notice_sent_ &&
+          std::memcmp(frame->ping.opaque_data, kShutdownPing, sizeof kShutdownPing) == 0) {
+        SendFinalGoaway();  // one round trip after the notice: in-flight streams have arrived
+      }
+      break;
+    default:
+      break;
+  }
+  return 0;
+}
+
+void ServerConnection::OnRequestHeaders(ServerStream* s) {
+  // RFC 9113 §8.2.2: te may only be "trailers"; anything else makes the request malformed, a
+  // stream error (what nghttp2's own checks did before we turned them off for the codec's).
+  for (const auto& [name, value] : s->io_request_headers_) {
+    if (name == "te" && value != "trailers") {
+      codec::HeaderList().swap(s->io_request_headers_);
+      Reset(s, NGHTTP2_PROTOCOL_ERROR);
+      return;
+    }
+  }
+  auto result = codec::ValidateRequestHeaders(s->io_request_headers_);
+  codec::HeaderList().swap(s->io_request_headers_);
+  if (auto* error = std::get_if<codec::RequestError>(&result)) {
+    EndWithStatus(s, error->status, error->http_status);
+    return;
+  }
+  s->head_ = std::move(std::get<codec::RequestHead>(result));
+  if (s->head_.timeout) {
+    const std::chrono::nanoseconds timeout = *s->head_.timeout;
+    if (timeout <= std::chrono::nanoseconds::zero()) {
+      EndWithStatus(s, Status(StatusCode::kDeadlineExceeded,
+                              "grpc-timeout of 0: the deadline passed before the call started"));
+      return;
+    }
+    // ParseTimeout clamps to 100 years, so neither sum can overflow.
+    s->io_deadline_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(timeout);
+    s->system_deadline_ = std::chrono::system_clock::now() +
+                          std::chrono::duration_cast<std::chrono::system_clock::duration>(timeout);
+    io_->AddDeadline(s);
+  }
+  RouteResult route = transport_->handler()->Route(*s);
+  if (!route.status.ok()) {
+    EndWithStatus(s, route.status);
+    return;
+  }
+  const bool compressed =
+      s->head_.encoding.has_value() && *s->head_.encoding != codec::Compression::kIdentity;
+  s->io_deframer_.emplace(options_.max_receive_message_size, compressed);
+  s->io_routed_ = true;
+  s->io_dispatch_at_end_ = route.dispatch_at_end_of_stream;
+  s->io_single_request_ = route.single_request;
+  if (!s->io_dispatch_at_end_) Dispatch(s);
+}
+
+void ServerConnection::OnRemoteEnd(ServerStream* s) {
+  if (s->io_remote_closed_) return;
+  s->io_remote_closed_ = true;
+  if (!s->io_routed_ || s->io_end_submitted_ || s->io_finish_ready_) return;
+  if (Status st = s->io_deframer_->Finish(); !st.ok()) {
+    EndWithStatus(s, st);
+    return;
+  }
+  s->recv_closed_.store(true, std::memory_order_release);
+  s->recv_word_.Notify();
+  if (s->io_dispatch_at_end_ && !s->io_dispatched_) Dispatch(s);
+}
+
+int ServerConnection::OnDataChunk(uint8_t, int32_t stream_id, const uint8_t* data, size_t len) {
+  // Connection-level window goes back at once (as grpc-go does): per-stream windows bound what
+  // each call buffers, and one slow reader must not stall every other call on the connection.
+  nghttp2_session_consume_connection(session_, len);
+  ServerStream* s = StreamFor(stream_id);
+  if (s == nullptr || !s->io_routed_ || s->io_end_submitted_ || s->io_finish_ready_ ||
+      s->done_.load(std::memory_order_acquire)) {
+    nghttp2_session_consume_stream(session_, stream_id, len);  // nobody will read it
+    return 0;
+  }
+  Deliver(s, data, len);
+  return 0;
+}
+
+void ServerConnection::Deliver(ServerStream* s, const uint8_t* data, size_t len) {
+  codec::Deframer& deframer = *s->io_deframer_;
+  std::span<const uint8_t> rest(data, len);
+  while (!rest.empty()) {
+    const size_t used = deframer.Feed(rest);
+    rest = rest.subspan(used);
+    bool took = false;
+    while (auto message = deframer.Next()) {
+      took = true;
+      if (s->io_single_request_ && s->io_messages_received_ >= 1) {
+        nghttp2_session_consume_stream(session_, s->stream_id_, len);
+        EndWithStatus(s, Status(StatusCode::kInternal,
+                                "more than one request message for a unary or server-streaming "
+                                "method"));
+        return;
+      }
+      ++s->io_messages_received_;
+      s->inbox_bytes_.fetch_add(
+          static_cast<int64_t>(message->payload.size() + codec::kFramePrefixSize),
+          std::memory_order_seq_cst);
+      s->inbox_.Push(std::move(*message));
+      s->recv_word_.Notify();
+    }
+    if (deframer.failed()) {
+      // Too large (RESOURCE_EXHAUSTED, decided from the prefix before any allocation) or a bad
+      // compressed flag (INTERNAL): the call ends with that status, the handler sees Read()
+      // return false, and RST_STREAM(NO_ERROR) after the trailers stops the upload.
+      nghttp2_session_consume_stream(session_, s->stream_id_, len);
+      EndWithStatus(s, deframer.status());
+      return;
+    }
+    if (used == 0 && !took) break;  // cannot happen with a conforming Deframer; never spin
+  }
+  GiveBackWindow(s, len);
+}
+
+void ServerConnection::GiveBackWindow(ServerStream* s, size_t len) {
+  // The common case: the handler keeps up, so the window goes back at once and the reader never
+  // has to post a command. Otherwise withhold it until the reader drains (kConsume).
+  if (s->io_deferred_consume_ == 0 && s->inbox_bytes_.load(std::memory_order_seq_cst) <
+                                          static_cast<int64_t>(s->consume_threshold_)) {
+    nghttp2_session_consume_stream(session_, s->stream_id_, len);
+    return;
+  }
+  s->io_deferred_consume_ += len;
+  ReleaseDeferredWindow(s);
+}
+
+void ServerConnection::ReleaseDeferredWindow(ServerStream* s) {
+  if (s->io_deferred_consume_ == 0) return;
+  const auto threshold = static_cast<int64_t>(s->consume_threshold_);
+  if (s->inbox_bytes_.load(std::memory_order_seq_cst) >= threshold) {
+    // Ask the reader to tell us when it drained; re-check in case it just did (Dekker with
+    // ServerStream::Read).
+    s->consume_wanted_.store(true, std::memory_order_seq_cst);
+    if (s->inbox_bytes_.load(std::memory_order_seq_cst) >= threshold ||
+        !s->consume_wanted_.exchange(false, std::memory_order_seq_cst)) {
+      return;
+    }
+  }
+  nghttp2_session_consume_stream(session_, s->stream_id_, s->io_deferred_consume_);
+  s->io_deferred_consume_ = 0;
+  io_->MarkDirty(this);
+}
+
+int ServerConnection::OnStreamClose(int32_t stream_id, uint32_t) {
+  ServerStream* s = StreamFor(stream_id);
+  if (s == nullptr) return 0;
+  // Closed before our END_STREAM left: the client reset it, our RST_STREAM went out, or the
+  // stream was refused. A running handler sees IsCancelled() and Read/Write return false.
+  if (!s->io_end_sent_) MarkCancelled(s);
+  Detach(s);
+  return 0;
+}
+
+int ServerConnection::OnFrameSend(const nghttp2_frame* frame) {
+  if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
+      (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0) {
+    return 0;
+  }
+  ServerStream* s = StreamFor(frame->hd.stream_id);
+  if (s == nullptr) return 0;
+  s->io_end_sent_ = true;
+  if (!s->io_remote_closed_) {
+    // The response is complete but the client is still sending: ask it to stop, without error
+    // (RFC 9113 §8.1; grpc-go does the same).
+    nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s->stream_id_, NGHTTP2_NO_ERROR);
+  }
+  return 0;
+}
+
+// ---- response side ----
+
+void ServerConnection::OnStreamCommand(ServerCommand& command) {
+  ServerStream* s = command.stream.get();
+  switch (command.type) {
+    case ServerCommandType::kSendHeaders:
+      if (!s->io_end_submitted_ && !s->io_finish_ready_ && !s->io_headers_submitted_) {
+        SubmitResponseHeaders(s);
+      }
+      break;
+    case ServerCommandType::kSendMessage:
+      if (s->io_end_submitted_ || s->io_finish_ready_) {
+        // The call ended (reset, deadline, transport error) while the message was queued.
+        s->send_queued_.fetch_sub(static_cast<int64_t>(command.data->size()),
+                                  std::memory_order_acq_rel);
+        break;
+      }
+      AppendMessage(s, std::move(command.data));
+      break;
+    case ServerCommandType::kFinish:
+      if (s->io_end_submitted_ || s->io_finish_ready_) break;
+      if (command.data) AppendMessage(s, std::move(command.data));
+      s->io_finish_ready_ = true;
+      SubmitEnd(s, /*include_initial_metadata=*/true);
+      break;
+    case ServerCommandType::kConsume:
+      ReleaseDeferredWindow(s);
+      break;
+    default:
+      break;
+  }
+  io_->MarkDirty(this);
+}
+
+void ServerConnection::SubmitResponseHeaders(ServerStream* s) {
+  nv_scratch_.clear();
+  PushNv(nv_scratch_, ":status", "200", kNoCopy);
+  PushNv(nv_scratch_, "content-type", "application/grpc", kNoCopy);
+  if (!s->response_encoding_.empty()) {
+    PushNv(nv_scratch_, "grpc-encoding", s->response_encoding_, kNoCopy);
+  }
+  PushNv(nv_scratch_, "grpc-accept-encoding", codec::SupportedEncodingsHeader(), kNoCopy);
+  for (const auto& [name, value] : s->response_metadata_) {
+    PushNv(nv_scratch_, name, value, NGHTTP2_NV_FLAG_NONE);
+  }
+  const int rv = nghttp2_submit_headers(session_, NGHTTP2_FLAG_NONE, s->stream_id_, nullptr,
+                                        nv_scratch_.data(), nv_scratch_.size(), nullptr);
+  s->io_headers_submitted_ = true;
+  if (rv != 0) Reset(s, NGHTTP2_INTERNAL_ERROR);
+}
+
+void ServerConnection::AppendMessage(ServerStream* s, std::shared_ptr<const std::string> framed) {
+  s->io_outbox_bytes_ += framed->size();
+  s->io_outbox_.push_back(std::move(framed));
+  if (!s->io_headers_submitted_) SubmitResponseHeaders(s);
+  if (s->io_end_submitted_) return;
+  if (!s->io_data_attached_) {
+    nghttp2_data_provider provider{};
+    provider.source.ptr = s;
+    provider.read_callback = ReadDataCallback;
+    // Flags NONE: DATA never carries END_STREAM; the trailers end the stream.
+    if (nghttp2_submit_data(session_, NGHTTP2_FLAG_NONE, s->stream_id_, &provider) != 0) {
+      Reset(s, NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
+    s->io_data_attached_ = true;
+  } else {
+    ResumeData(s);
+  }
+}
+
+void ServerConnection::ResumeData(ServerStream* s) {
+  if (!s->io_data_deferred_) return;
+  s->io_data_deferred_ = false;
+  nghttp2_session_resume_data(session_, s->stream_id_);
+}
+
+void ServerConnection::SubmitEnd(ServerStream* s, bool include_initial_metadata) {
+  if (s->io_end_submitted_) return;
+  io_->MarkDirty(this);
+  if (s->io_data_attached_) {
+    ResumeData(s);  // OnReadData sends the trailers once the outbox is empty
+    return;
+  }
+  nv_scratch_.clear();
+  int rv = 0;
+  if (!s->io_headers_submitted_) {
+    // Trailers-Only: one HEADERS frame with END_STREAM carrying status and trailers.
+    // A non-200 :status lives in the stream; nghttp2 copies it (the stream may go first).
+    if (s->io_http_status_.empty()) {
+      PushNv(nv_scratch_, ":status", "200", kNoCopy);
+    } else {
+      PushNv(nv_scratch_, ":status", s->io_http_status_, NGHTTP2_NV_FLAG_NO_COPY_NAME);
+    }
+    PushNv(nv_scratch_, "content-type", "application/grpc", kNoCopy);
+    PushNv(nv_scratch_, "grpc-accept-encoding", codec::SupportedEncodingsHeader(), kNoCopy);
+    if (include_initial_metadata) {
+      for (const auto& [name, value] : s->response_metadata_) {
+        PushNv(nv_scratch_, name, value, NGHTTP2_NV_FLAG_NONE);
+      }
+    }
+    for (const auto& [name, value] : s->trailers_) {
+      PushNv(nv_scratch_, name, value, NGHTTP2_NV_FLAG_NONE);
+    }
+    s->io_headers_submitted_ = true;
+    rv = nghttp2_submit_response(session_, s->stream_id_, nv_scratch_.data(), nv_scratch_.size(),
+                                 nullptr);
+  } else {
+    for (const auto& [name, value] : s->trailers_) {
+      PushNv(nv_scratch_, name, value, NGHTTP2_NV_FLAG_NONE);
+    }
+    rv = nghttp2_submit_trailer(session_, s->stream_id_, nv_scratch_.data(), nv_scratch_.size());
+  }
+  if (rv != 0) {
+    Reset(s, NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
+  s->io_end_submitted_ = true;
+}
+
+ssize_t ServerConnection::OnReadData(int32_t stream_id, size_t length, uint32_t* data_flags,
+                                     nghttp2_data_source* source) {
+  auto* s = static_cast<ServerStream*>(source->ptr);
+  const size_t n = std::min(length, s->io_outbox_bytes_);
+  if (n == 0 && !s->io_finish_ready_) {
+    s->io_data_deferred_ = true;  // kSendMessage / kFinish resume us
+    return NGHTTP2_ERR_DEFERRED;
+  }
+  *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;  // OnSendData writes frame header + references
+  if (n == s->io_outbox_bytes_ && s->io_finish_ready_) {
+    *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+    nv_scratch_.clear();
+    for (const auto& [name, value] : s->trailers_) {
+      PushNv(nv_scratch_, name, value, NGHTTP2_NV_FLAG_NONE);
+    }
+    if (nghttp2_submit_trailer(session_, stream_id, nv_scratch_.data(), nv_scratch_.size()) != 0) {
+      return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // resets the stream
+    }
+    s->io_end_submitted_ = true;
+  }
+  return static_cast<ssize_t>(n);
+}
+
+int ServerConnection::OnSendData(nghttp2_frame* frame, const uint8_t* framehd, size_t length,
+                                 nghttp2_data_source* source) {
+  if (output_.size() >= options_.limits.max_pending_output) return NGHTTP2_ERR_WOULDBLOCK;
+  auto* s = static_cast<ServerStream*>(source->ptr);
+  output_.AppendCopy(framehd, 9);
+  const size_t padlen = frame->data.padlen;  // includes the pad length byte; 0 unless padded
+  if (padlen > 0) {
+    const uint8_t pad_length = static_cast<uint8_t>(padlen - 1);
+    output_.AppendCopy(&pad_length, 1);
+  }
+  size_t left = length;
+  while (left > 0) {
+    std::shared_ptr<const std::string>& message = s->io_outbox_[s->io_outbox_head_];
+    const size_t take = std::min(left, message->size() - s->io_outbox_offset_);
+    const char* start = message->data() + s->io_outbox_offset_;
+    if (take < kCopyBelow) {
+      output_.AppendCopy(reinterpret_cast<const uint8_t*>(start), take);
+    } else {
+      output_.AppendRef(message, start, take);  // no copy: the kernel reads the handler's bytes
+    }
+    s->io_outbox_offset_ += take;
+    left -= take;
+    if (s->io_outbox_offset_ == message->size()) {
+      message.reset();
+      ++s->io_outbox_head_;
+      s->io_outbox_offset_ = 0;
+    }
+  }
+  if (s->io_outbox_head_ == s->io_outbox_.size()) {
+    s->io_outbox_.clear();
+    s->io_outbox_head_ = 0;
+  }
+  s->io_outbox_bytes_ -= length;
+  if (padlen > 1) {
+    static constexpr uint8_t kZeros[256] = {};
+    output_.AppendCopy(kZeros, padlen - 1);
+  }
+  // These bytes are framed: a writer blocked on the send budget may continue.
+  const auto budget = static_cast<int64_t>(s->send_budget_);
+  const int64_t old =
+      s->send_queued_.fetch_sub(static_cast<int64_t>(length), std::memory_order_acq_rel);
+  if (old >= budget && old - static_cast<int64_t>(length) < budget) s->send_word_.Notify();
+  return 0;
+}
+
+ssize_t ServerConnection::OnSend(const uint8_t* data, size_t length) {
+  if (output_.size() >= options_.limits.max_pending_output) return NGHTTP2_ERR_WOULDBLOCK;
+  if (settings_patch_pending_) {
+    settings_patch_pending_ = false;
+    // Our first frame is the SETTINGS submitted in Start(). nghttp2 enforces
+    // ServerEnforcedMaxConcurrentStreams; the peer is told the real limit (see that function).
+    if (length >= 9 && data[3] == NGHTTP2_SETTINGS && (data[4] & NGHTTP2_FLAG_ACK) == 0) {
+      std::string frame(reinterpret_cast<const char*>(data), length);
+      const uint32_t advertised = options_.max_concurrent_streams;
+      for (size_t off = 9; off + 6 <= length; off += 6) {
+        const unsigned id =
+            (static_cast<uint8_t>(frame[off]) << 8) | static_cast<uint8_t>(frame[off + 1]);
+        if (id == NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS) {
+          frame[off + 2] = static_cast<char>(advertised >> 24);
+          frame[off + 3] = static_cast<char>(advertised >> 16);
+          frame[off + 4] = static_cast<char>(advertised >> 8);
+          frame[off + 5] = static_cast<char>(advertised);
+        }
+      }
+      output_.AppendCopy(reinterpret_cast<const uint8_t*>(frame.data()), length);
+      return static_cast<ssize_t>(length);
+    }
+  }
+  output_.AppendCopy(data, length);
+  return static_cast<ssize_t>(length);
+}
+
+// ---- deadlines and shutdown ----
+
+void ServerConnection::OnDeadline(ServerStream* s) {
+  if (s->io_end_submitted_) return;
+  if (!s->io_dispatched_) {
+    // No handler ran: answer with the status itself.
+    EndWithStatus(s, Status(StatusCode::kDeadlineExceeded,
+                            "deadline exceeded before the request was complete"));
+    return;
+  }
+  // The handler sees IsCancelled() and Read/Write return false; the client reports
+  // DEADLINE_EXCEEDED (its own deadline has passed too).
+  Reset(s, NGHTTP2_CANCEL);
+}
+
+void ServerConnection::BeginShutdown() {
+  if (closed_ || shutdown_notice_sent_ || final_goaway_sent_) return;
+  const auto by = std::min(Clock::now() + kShutdownNoticeRtt, transport_->final_goaway_by());
+  if (by <= Clock::now()) {
+    SendFinalGoaway();
+    return;
+  }
+  // GOAWAY(2^31-1) tells the client to stop opening streams; streams already on the wire are
+  // still accepted. One PING round trip later the final GOAWAY names the last one we process.
+  nghttp2_submit_shutdown_notice(session_);
+  nghttp2_submit_ping(session_, NGHTTP2_FLAG_NONE, kShutdownPing);
+  shutdown_notice_sent_ = true;
+  goaway_timer_ = io_->loop().AddTimer(by, [this] {
+    goaway_timer_ = 0;
+    SendFinalGoaway();
+    Pump();
+  });
+  io_->MarkDirty(this);
+}
+
+void ServerConnection::SendFinalGoaway() {
+  if (closed_ || final_goaway_sent_) return;
+  final_goaway_sent_ = true;
+  if (goaway_timer_ != 0) {
+    io_->loop().CancelTimer(goaway_timer_);
+    goaway_timer_ = 0;
+  }
+  nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
+                        nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
+                        nullptr, 0);
+  io_->MarkDirty(this);
+}
+
+void ServerConnection::CancelAll() {
+  if (closed_) return;
+  SendFinalGoaway();
+  for (ServerStream* s = streams_; s != nullptr; s = s->io_next_) {
+    if (!s->io_end_sent_) Reset(s, NGHTTP2_CANCEL);
+  }
+  io_->MarkDirty(this);
+}
+
+// =====================================================================================
+// ServerIoThread
+// =====================================================================================
+
+ServerIoThread::ServerIoThread(ServerTransport* transport, size_t index)
+    : transport_(transport), index_(index), read_buffer_(transport->options().limits.read_chunk) {}
+
+ServerIoThread::~ServerIoThread() { Join(); }
+
+void ServerIoThread::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void ServerIoThread::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void ServerIoThread::AddListener(int fd) {
+  listeners_.push_back(fd);
+  loop_.Add(fd, EPOLLIN, [this, fd](uint32_t) { AcceptAll(fd); });
+}
+
+void ServerIoThread::AddConnection(int fd, std::shared_ptr<const std::string> peer) {
+  const uint64_t id = next_connection_id_++;
+  auto owned = std::make_unique<ServerConnection>(this, id, fd, std::move(peer));
+  ServerConnection* conn = owned.get();
+  connections_.emplace(id, std::move(owned));
+  transport_->OnConnectionOpened();
+  if (!conn->Start()) {
+    conn->Close();
+    return;
+  }
+  if (shutting_down_) conn->BeginShutdown();
+  if (cancel_all_) conn->CancelAll();
+}
+
+void ServerIoThread::AcceptAll(int listen_fd) {
+  for (int i = 0; i < 256; ++i) {
+    SocketAddress peer;
+    const int fd = AcceptConnection(listen_fd, &peer);
+    if (fd < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        // Out of descriptors or memory: a level-triggered listener would spin. Pause it briefly;
+        // pending connections wait in the backlog.
+        loop_.Modify(listen_fd, 0);
+        loop_.AddTimer(Clock::now() + std::chrono::milliseconds(100), [this, listen_fd] {
+          if (std::find(listeners_.begin(), listeners_.end(), listen_fd) != listeners_.end()) {
+            loop_.Modify(listen_fd, EPOLLIN);
+          }
+        });
+        return;
+      }
+      continue;  // ECONNABORTED and the like concern one connection only
+    }
+    auto peer_text = std::make_shared<const std::string>(peer.ToString());
+    ServerIoThread* target = transport_->NextIoThread();
+    if (target == this) {
+      AddConnection(fd, std::move(peer_text));
+    } else {
+      target->Post(
+          ServerCommand{ServerCommandType::kNewConnection, fd, nullptr, std::move(peer_text)});
+    }
+  }
+}
+
+void ServerIoThread::MarkDirty(ServerConnection* conn) {
+  if (conn->dirty_) return;
+  conn->dirty_ = true;
+  dirty_.push_back(conn);
+}
+
+void ServerIoThread::RetireConnection(uint64_t id) {
+  auto it = connections_.find(id);
+  if (it == connections_.end()) return;
+  dead_connections_.push_back(std::move(it->second));
+  connections_.erase(it);
+}
+
+void ServerIoThread::HandleCommand(ServerCommand& command) {
+  switch (command.type) {
+    case ServerCommandType::kSendHeaders:
+    case ServerCommandType::kSendMessage:
+    case ServerCommandType::kFinish:
+    case ServerCommandType::kConsume: {
+      ServerConnection* conn = command.stream->io_conn_;
+      if (conn == nullptr || conn->closed()) return;  // the stream is gone; nobody to tell
+      conn->OnStreamCommand(command);
+      return;
+    }
+    case ServerCommandType::kNewConnection:
+      AddConnection(command.fd, std::move(command.data));
+      return;
+    case ServerCommandType::kBeginShutdown:
+      shutting_down_ = true;
+      for (int fd : listeners_) {
+        loop_.Remove(fd);
+        ::close(fd);
+      }
+      listeners_.clear();
+      for (auto& [id, conn] : connections_) conn->BeginShutdown();
+      return;
+    case ServerCommandType::kCancelAll:
+      cancel_all_ = true;
+      for (auto& [id, conn] : connections_) conn->CancelAll();
+      return;
+    case ServerCommandType::kStop:
+      stop_ = true;
+      return;
+  }
+}
+
+void ServerIoThread::Run() {
+  const auto has_work = [this] { return !queue_.Empty(); };
+  while (!stop_) {
+    loop_.RunOnce(NextWait(), has_work);
+    while (auto command = queue_.TryPop()) HandleCommand(*command);
+    ExpireDeadlines();
+    for (size_t i = 0; i < dirty_.size(); ++i) {
+      ServerConnection* conn = dirty_[i];
+      conn->dirty_ = false;
+      conn->Pump();
+    }
+    dirty_.clear();
+    dead_connections_.clear();
+    stream_graveyard_.clear();
+  }
+  // Stop: every remaining call is cancelled with its connection.
+  std::vector<ServerConnection*> open;
+  for (auto& [id, conn] : connections_) open.push_back(conn.get());
+  for (ServerConnection* conn : open) conn->Close();
+  dirty_.clear();
+  dead_connections_.clear();
+  stream_graveyard_.clear();
+  for (int fd : listeners_) {
+    loop_.Remove(fd);
+    ::close(fd);
+  }
+  listeners_.clear();
+  // Commands still queued (handlers finishing late) are dropped with their references.
+  while (queue_.TryPop()) {
+  }
+}
+
+std::chrono::milliseconds ServerIoThread::NextWait() const {
+  constexpr std::chrono::milliseconds kIdleWait(1000);
+  if (deadlines_.empty()) return kIdleWait;
+  const auto until = deadlines_.front()->io_deadline_ - Clock::now();
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(until);
+  if (ms <= std::chrono::milliseconds::zero()) return std::chrono::milliseconds::zero();
+  return std::min(ms, kIdleWait);
+}
+
+void ServerIoThread::ExpireDeadlines() {
+  if (deadlines_.empty()) return;
+  const auto now = Clock::now();
+  while (!deadlines_.empty() && deadlines_.front()->io_deadline_ <= now) {
+    ServerStream* s = deadlines_.front();
+    RemoveDeadline(s);
+    if (s->io_conn_ != nullptr) s->io_conn_->OnDeadline(s);
+  }
+}
+
+// Binary min-heap of streams by deadline, with each stream's index kept in the stream so that
+// a finished call leaves the heap at once (no stale entries piling up under load).
+void ServerIoThread::HeapSwap(size_t a, size_t b) {
+  std::swap(deadlines_[a], deadlines_[b]);
+  deadlines_[a]->io_deadline_index_ = a;
+  deadlines_[b]->io_deadline_index_ = b;
+}
+
+void ServerIoThread::HeapUp(size_t i) {
+  while (i > 0) {
+    const size_t parent = (i - 1) / 2;
+    if (deadlines_[parent]->io_deadline_ <= deadlines_[i]->io_deadline_) break;
+    HeapSwap(i, parent);
+    i = parent;
+  }
+}
+
+void ServerIoThread::HeapDown(size_t i) {
+  const size_t n = deadlines_.size();
+  for (;;) {
+    size_t smallest = i;
+    const size_t l = 2 * i + 1;
+    const size_t r = l + 1;
+    if (l < n && deadlines_[l]->io_deadline_ < deadlines_[smallest]->io_deadline_) smallest = l;
+    if (r < n && deadlines_[r]->io_deadline_ < deadlines_[smallest]->io_deadline_) smallest = r;
+    if (smallest == i) return;
+    HeapSwap(i, smallest);
+    i = smallest;
+  }
+}
+
+void ServerIoThread::AddDeadline(ServerStream* s) {
+  s->io_deadline_index_ = deadlines_.size();
+  deadlines_.push_back(s);
+  HeapUp(s->io_deadline_index_);
+}
+
+void ServerIoThread::RemoveDeadline(ServerStream* s) {
+  const size_t i = s->io_deadline_index_;
+  if (i >= deadlines_.size() || deadlines_[i] != s) return;
+  const size_t last = deadlines_.size() - 1;
+  if (i != last) HeapSwap(i, last);
+  deadlines_.pop_back();
+  s->io_deadline_index_ = std::numeric_limits<size_t>::max();
+  if (i < deadlines_.size()) {
+    HeapDown(i);
+    HeapUp(i);
+  }
+}
+
+}  // namespace h2rpc::transport

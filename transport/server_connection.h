@@ -1,0 +1,180 @@
+// Internal to transport/: one server I/O thread and the connections (nghttp2 server sessions)
+// it runs. Only server_transport.cc, server_connection.cc and server_stream.cc include this.
+#pragma once
+
+#include <nghttp2/nghttp2.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "codec/status.h"
+#include "transport/event_loop.h"
+#include "transport/mpsc_queue.h"
+#include "transport/output_buffer.h"
+#include "transport/server_stream.h"
+#include "transport/server_transport.h"
+
+namespace h2rpc::transport {
+
+class ServerConnection;
+
+/// One I/O thread: an EventLoop, its command queue, its connections and its call deadlines.
+class ServerIoThread {
+ public:
+  ServerIoThread(ServerTransport* transport, size_t index);
+  ~ServerIoThread();
+
+  /// Any thread: queue a command and wake the loop.
+  void Post(ServerCommand command) {
+    queue_.Push(std::move(command));
+    loop_.Wake();
+  }
+
+  void Start();
+  void Join();
+
+  // ---- I/O thread only ----
+  EventLoop& loop() { return loop_; }
+  ServerTransport* transport() const { return transport_; }
+  /// Adds a listening socket (I/O thread 0; also before Start()).
+  void AddListener(int fd);
+  /// Takes an accepted socket.
+  void AddConnection(int fd, std::shared_ptr<const std::string> peer);
+  /// The connection has work to send: flushed once per loop iteration, after the commands.
+  void MarkDirty(ServerConnection* conn);
+  /// A closed connection is freed after the current iteration (it may be on the call stack).
+  void RetireConnection(uint64_t id);
+  /// A detached stream is released after the current iteration (never inside nghttp2).
+  void RetireStream(std::shared_ptr<ServerStream> stream) {
+    stream_graveyard_.push_back(std::move(stream));
+  }
+  void AddDeadline(ServerStream* stream);
+  void RemoveDeadline(ServerStream* stream);
+  /// Scratch buffer for socket reads (one per thread, limits.read_chunk bytes).
+  uint8_t* read_buffer() { return read_buffer_.data(); }
+  bool cancelling_all() const { return cancel_all_; }
+  bool shutting_down() const { return shutting_down_; }
+
+ private:
+  void Run();
+  void HandleCommand(ServerCommand& command);
+  void AcceptAll(int listen_fd);
+  void ExpireDeadlines();
+  std::chrono::milliseconds NextWait() const;
+  void HeapSwap(size_t a, size_t b);
+  void HeapUp(size_t i);
+  void HeapDown(size_t i);
+
+  ServerTransport* transport_;
+  size_t index_;
+  EventLoop loop_;
+  MpscQueue<ServerCommand> queue_;
+  std::thread thread_;
+  bool stop_ = false;
+  bool shutting_down_ = false;
+  bool cancel_all_ = false;
+  uint64_t next_connection_id_ = 1;
+  std::unordered_map<uint64_t, std::unique_ptr<ServerConnection>> connections_;
+  std::vector<std::unique_ptr<ServerConnection>> dead_connections_;
+  std::vector<ServerConnection*> dirty_;
+  std::vector<std::shared_ptr<ServerStream>> stream_graveyard_;
+  std::vector<ServerStream*> deadlines_;  // binary min-heap on io_deadline_
+  std::vector<int> listeners_;
+  std::vector<uint8_t> read_buffer_;
+};
+
+/// One accepted connection: its socket, its nghttp2 server session and its calls.
+class ServerConnection {
+ public:
+  ServerConnection(ServerIoThread* io, uint64_t id, int fd,
+                   std::shared_ptr<const std::string> peer);
+  ~ServerConnection();
+  ServerConnection(const ServerConnection&) = delete;
+  ServerConnection& operator=(const ServerConnection&) = delete;
+
+  /// Creates the session and queues our SETTINGS. False if nghttp2 failed (then Close()).
+  bool Start();
+  uint64_t id() const { return id_; }
+  bool closed() const { return closed_; }
+
+  /// Socket readiness.
+  void OnSocketEvent(uint32_t events);
+  /// Lets nghttp2 produce frames and writes them; closes the connection when it is finished.
+  void Pump();
+  /// A command for one of this connection's streams.
+  void OnStreamCommand(ServerCommand& command);
+  void OnDeadline(ServerStream* stream);
+  void BeginShutdown();
+  void SendFinalGoaway();
+  void CancelAll();
+  /// Cancels every call, frees the session, closes the socket. Idempotent.
+  void Close();
+
+  // ---- nghttp2 callbacks (each forwarded from a free function) ----
+  ssize_t OnSend(const uint8_t* data, size_t length);
+  int OnSendData(nghttp2_frame* frame, const uint8_t* framehd, size_t length,
+                 nghttp2_data_source* source);
+  ssize_t OnReadData(int32_t stream_id, size_t length, uint32_t* data_flags,
+                     nghttp2_data_source* source);
+  int OnBeginHeaders(const nghttp2_frame* frame);
+  int OnHeader(const nghttp2_frame* frame, const uint8_t* name, size_t namelen,
+               const uint8_t* value, size_t valuelen);
+  int OnFrameRecv(const nghttp2_frame* frame);
+  int OnDataChunk(uint8_t flags, int32_t stream_id, const uint8_t* data, size_t len);
+  int OnStreamClose(int32_t stream_id, uint32_t error_code);
+  int OnFrameSend(const nghttp2_frame* frame);
+
+ private:
+  ServerStream* StreamFor(int32_t stream_id);
+  void Attach(const std::shared_ptr<ServerStream>& stream);
+  void Detach(ServerStream* stream);
+  void Refuse(int32_t stream_id);
+  void OnRequestHeaders(ServerStream* stream);
+  void OnRemoteEnd(ServerStream* stream);
+  void Dispatch(ServerStream* stream);
+  void Deliver(ServerStream* stream, const uint8_t* data, size_t len);
+  void GiveBackWindow(ServerStream* stream, size_t len);
+  void ReleaseDeferredWindow(ServerStream* stream);
+  /// Ends the call with `status` from the I/O thread (the handler, if any, sees the call over).
+  /// `http_status` other than 200 answers a request that is not gRPC.
+  void EndWithStatus(ServerStream* stream, const Status& status, int http_status = 200);
+  void Reset(ServerStream* stream, uint32_t error_code);
+  void MarkCancelled(ServerStream* stream);
+  void SubmitResponseHeaders(ServerStream* stream);
+  void SubmitEnd(ServerStream* stream, bool include_initial_metadata);
+  void AppendMessage(ServerStream* stream, std::shared_ptr<const std::string> framed);
+  void ResumeData(ServerStream* stream);
+  void UpdateInterest();
+  bool ReadingAllowed() const;
+  void Fail(const char* what, int rv);
+
+  ServerIoThread* io_;
+  ServerTransport* transport_;
+  const ServerTransportOptions& options_;
+  uint64_t id_;
+  int fd_;
+  std::shared_ptr<const std::string> peer_;
+  nghttp2_session* session_ = nullptr;
+  OutputBuffer output_;
+  uint32_t interest_ = 0;  // epoll mask currently registered
+  bool registered_ = false;
+  bool closed_ = false;
+  bool dirty_ = false;
+  bool settings_patch_pending_ = false;
+  bool final_goaway_sent_ = false;
+  bool shutdown_notice_sent_ = false;
+  EventLoop::TimerId goaway_timer_ = 0;
+  ServerStream* streams_ = nullptr;  // intrusive list of attached streams
+  size_t stream_count_ = 0;
+  std::vector<nghttp2_nv> nv_scratch_;
+
+  friend class ServerIoThread;
+};
+
+}  // namespace h2rpc::transport
