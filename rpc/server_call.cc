@@ -1,1 +1,81 @@
-// placeholder: implementation in progress
+#include "rpc/server_call.h"
+
+#include <utility>
+
+#include "codec/compression.h"
+#include "codec/framing.h"
+#include "rpc/server_call_state.h"
+#include "rpc/server_context.h"
+#include "rpc/server_impl.h"
+
+namespace h2rpc {
+
+ServerCall::ServerCall(std::shared_ptr<internal::ServerCallState> state)
+    : state_(std::move(state)) {}
+
+ServerCall::~ServerCall() = default;
+
+bool ServerCall::Read(std::string* message) {
+  codec::DeframedMessage m;
+  if (!state_->Read(&m)) return false;
+  if (m.compressed) {
+    // The deframer only lets a compressed flag through when the request named a grpc-encoding
+    // we implement. Inflation runs here, on the handler's thread, never on the I/O thread; its
+    // output is bounded by the same limit as plain messages (gzip bombs → RESOURCE_EXHAUSTED).
+    auto raw = codec::Decompress(*state_->head().encoding, m.payload,
+                                 state_->server().options().max_receive_message_size);
+    if (!raw.ok()) {
+      state_->FailCall(raw.status());
+      return false;
+    }
+    *message = std::move(*raw);
+  } else {
+    *message = std::move(m.payload);
+  }
+  if (state_->context != nullptr)
+    state_->context->internal_set_last_message_compressed(m.compressed);
+  return true;
+}
+
+bool ServerCall::Write(std::string_view message, const WriteOptions& options) {
+  if (state_->IsDone()) return false;
+  const ServerOptions& server_options = state_->server().options();
+  if (message.size() > server_options.max_send_message_size) {
+    state_->FailCall(Status(StatusCode::kResourceExhausted,
+                            "response message of " + std::to_string(message.size()) +
+                                " bytes exceeds the server's max send message size (" +
+                                std::to_string(server_options.max_send_message_size) + ")"));
+    return false;
+  }
+  state_->FreezeCompression();
+  const codec::Compression c = state_->response_compression();
+  std::string compressed;
+  std::string_view payload = message;
+  const bool compress = c != codec::Compression::kIdentity && !options.no_compression;
+  if (compress) {
+    auto z = codec::Compress(c, message);
+    if (!z.ok()) {
+      state_->FailCall(z.status());
+      return false;
+    }
+    compressed = std::move(*z);
+    payload = compressed;
+  }
+  // One buffer with prefix and payload: nghttp2 frames it without another copy.
+  auto framed = std::make_shared<std::string>();
+  framed->reserve(codec::kFramePrefixSize + payload.size());
+  uint8_t prefix[codec::kFramePrefixSize];
+  codec::EncodeFramePrefix(compress, static_cast<uint32_t>(payload.size()), prefix);
+  framed->append(reinterpret_cast<const char*>(prefix), sizeof prefix);
+  framed->append(payload);
+  const RpcKind kind = state_->method->kind;
+  const bool single_response = kind == RpcKind::kUnary || kind == RpcKind::kClientStreaming;
+  return state_->Write(std::move(framed), /*may_hold=*/single_response);
+}
+
+bool ServerCall::SendInitialMetadata() {
+  state_->FreezeCompression();
+  return state_->SendHeaders();
+}
+
+}  // namespace h2rpc
