@@ -142,6 +142,9 @@ RawPeer::RawPeer(int port, const std::string& host, bool send_preface) {
   if (fd_ >= 0 && send_preface) {
     SendPreface({{0x4 /*INITIAL_WINDOW_SIZE*/, 0x7fffffff}, {0x2 /*ENABLE_PUSH*/, 0}});
     SendWindowUpdate(0, 0x7fffffff - 65535);
+    // Like a real client: take the server's SETTINGS (and ACK them) before sending requests, so
+    // the server's stream window (4 MiB, not the 65535 default) is in force for what follows.
+    RunUntil([this] { return got_server_settings_; }, 5000ms);
   }
 }
 

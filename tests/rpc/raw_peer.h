@@ -73,7 +73,9 @@ std::string GrpcFrame(std::string_view payload, bool compressed = false);
 class RawPeer {
  public:
   /// Connects (blocking, 5 s timeout) to host:port. `send_preface`: client magic + SETTINGS
-  /// (initial window 2^31-1, so the server can send freely) + a large connection WINDOW_UPDATE.
+  /// (initial window 2^31-1, so the server can send freely) + a large connection WINDOW_UPDATE,
+  /// then waits for the server's SETTINGS and ACKs them. Note: the peer ignores the server's
+  /// flow-control windows when it sends (tests stay within 4 MiB per stream).
   explicit RawPeer(int port, const std::string& host = "127.0.0.1", bool send_preface = true);
   ~RawPeer();
   RawPeer(const RawPeer&) = delete;
