@@ -1,1 +1,172 @@
-// placeholder: implementation in progress
+#include "rpc/channel.h"
+
+#include <cstring>
+#include <utility>
+
+#include "codec/compression.h"
+#include "codec/framing.h"
+#include "codec/metadata.h"
+#include "codec/timeout.h"
+#include "rpc/client_call_state.h"
+#include "transport/client_transport.h"
+
+namespace h2rpc {
+
+namespace {
+
+/// "h2rpc-cpp/<version>", then the application's own product token if it gave one.
+constexpr char kUserAgent[] = "h2rpc-cpp/0.1.0";
+
+transport::ClientTransportOptions TransportOptions(const ChannelOptions& options) {
+  transport::ClientTransportOptions out;
+  out.stream_window = options.stream_window;
+  out.connection_window = options.connection_window;
+  out.connect_timeout = options.connect_timeout;
+  out.backoff_initial = options.backoff_initial;
+  out.backoff_multiplier = options.backoff_multiplier;
+  out.backoff_jitter = options.backoff_jitter;
+  out.backoff_max = options.backoff_max;
+  out.user_agent = kUserAgent;
+  if (!options.user_agent_prefix.empty()) out.user_agent += " " + options.user_agent_prefix;
+  return out;
+}
+
+/// Fills the parts of a call's state that come from the context and the channel. Fails (and
+/// nothing is sent) on invalid metadata or an expired deadline.
+Status PrepareCall(ClientContext& context, const ChannelOptions& options,
+                   internal::ClientCallState& call) {
+  if (!context.internal_setup_error().ok()) return context.internal_setup_error();
+  const Metadata& metadata = context.client_metadata();
+  if (!metadata.empty()) {
+    call.metadata.reserve(metadata.size());
+    for (const auto& [key, value] : metadata) {
+      // AddMetadata validated already; a context filled some other way is checked here too.
+      if (Status s = codec::ValidateMetadataKey(key); !s.ok()) return s;
+      if (Status s = codec::ValidateMetadataValue(key, value); !s.ok()) return s;
+      call.metadata.emplace_back(key, codec::EncodeMetadataValue(key, value));
+    }
+  }
+  if (const auto deadline = context.deadline()) {
+    const auto left = *deadline - std::chrono::system_clock::now();
+    if (left <= std::chrono::system_clock::duration::zero()) {
+      return Status(StatusCode::kDeadlineExceeded, "deadline exceeded before the call started");
+    }
+    // The I/O thread's timers run on the steady clock; a deadline this far away is none.
+    if (left < codec::kMaxTimeout) {
+      call.deadline = std::chrono::steady_clock::now() +
+                      std::chrono::duration_cast<std::chrono::steady_clock::duration>(left);
+    }
+  }
+  call.send_compression = context.compression_algorithm().value_or(options.default_compression);
+  call.max_receive_message_size = options.max_receive_message_size;
+  call.max_send_message_size = options.max_send_message_size;
+  call.send_budget = options.stream_send_budget;
+  // Give window back at once while at most half a window is unread: readers that keep up
+  // never cost a command; a slow one holds the server to window + this much.
+  call.consume_threshold = options.stream_window / 2;
+  return Status();
+}
+
+/// The unary request, framed (and compressed) into the call state itself.
+Status FrameRequest(std::string_view request, uint32_t max_send_message_size,
+                    internal::ClientCallState& call) {
+  if (request.size() > max_send_message_size) {
+    return Status(StatusCode::kResourceExhausted,
+                  "trying to send a message of " + std::to_string(request.size()) +
+                      " bytes, larger than the maximum send size of " +
+                      std::to_string(max_send_message_size) + " bytes");
+  }
+  StatusOr<std::string> compressed = std::string();
+  const bool compress = call.send_compression != codec::Compression::kIdentity;
+  if (compress) {
+    compressed = codec::Compress(call.send_compression, request);
+    if (!compressed.ok()) return compressed.status();
+    request = *compressed;
+  }
+  call.first_message.resize(codec::kFramePrefixSize + request.size());
+  codec::EncodeFramePrefix(compress, static_cast<uint32_t>(request.size()),
+                           reinterpret_cast<uint8_t*>(call.first_message.data()));
+  if (!request.empty()) {
+    std::memcpy(call.first_message.data() + codec::kFramePrefixSize, request.data(),
+                request.size());
+  }
+  call.has_first_message = true;
+  call.half_close_at_start = true;
+  return Status();
+}
+
+}  // namespace
+
+std::shared_ptr<Channel> Channel::Create(const std::string& target, const ChannelOptions& options) {
+  return std::shared_ptr<Channel>(new Channel(target, options));
+}
+
+Channel::Channel(std::string target, ChannelOptions options)
+    : target_(std::move(target)),
+      options_(std::move(options)),
+      transport_(std::make_unique<internal::ClientTransport>(target_, TransportOptions(options_))) {
+}
+
+Channel::~Channel() = default;  // the transport ends outstanding calls and joins its thread
+
+Status Channel::UnaryCall(ClientContext& context, std::string_view method, std::string_view request,
+                          std::string* response) {
+  auto call = std::make_shared<internal::ClientCallState>();
+  call->path = method;  // the caller blocks until the call ended: no copy needed
+  call->queue = transport_->queue();
+  Status setup = PrepareCall(context, options_, *call);
+  if (setup.ok()) setup = FrameRequest(request, options_.max_send_message_size, *call);
+  context.internal_bind(call);
+  if (!setup.ok()) {
+    call->FinishBeforeStart(setup);
+    return setup;
+  }
+  transport_->Start(call);
+  // Pairs with ClientContext::TryCancel (see there).
+  if (context.internal_cancel_requested()) {
+    call->Cancel(Status(StatusCode::kCancelled, "call cancelled by the client"));
+  }
+
+  std::string reply;
+  bool compressed = false;
+  const bool got_reply = call->Read(&reply, &compressed);
+  std::string extra;
+  const bool extra_reply = got_reply && call->Read(&extra);
+  const Status too_many(StatusCode::kInternal,
+                        "server sent more than one response message for a unary call");
+  if (extra_reply) call->Cancel(too_many);
+  call->WaitFinished();
+  call->TakeInitialMetadata(&context.internal_initial_metadata());
+  context.internal_trailing_metadata() = std::move(call->trailing_metadata());
+  Status status = call->status();
+  if (!status.ok()) return status;
+  if (extra_reply) return too_many;
+  if (!got_reply) {
+    return Status(StatusCode::kInternal, "server returned OK without a response message");
+  }
+  context.internal_set_last_message_compressed(compressed);
+  *response = std::move(reply);
+  return status;
+}
+
+std::unique_ptr<ClientCall> Channel::StartCall(ClientContext& context, std::string_view method) {
+  auto call = std::make_shared<internal::ClientCallState>();
+  call->owned_path.assign(method.data(), method.size());
+  call->path = call->owned_path;
+  call->queue = transport_->queue();
+  // The ClientCall may outlive this Channel; its commands must still find a live queue.
+  call->queue_keepalive = transport_->shared_queue();
+  Status setup = PrepareCall(context, options_, *call);
+  context.internal_bind(call);
+  if (!setup.ok()) {
+    call->FinishBeforeStart(std::move(setup));
+  } else {
+    transport_->Start(call);
+    if (context.internal_cancel_requested()) {
+      call->Cancel(Status(StatusCode::kCancelled, "call cancelled by the client"));
+    }
+  }
+  return std::make_unique<ClientCall>(context, std::move(call));
+}
+
+}  // namespace h2rpc

@@ -1,1 +1,48 @@
-// placeholder: implementation in progress
+#include "rpc/client_call.h"
+
+#include "rpc/client_call_state.h"
+#include "rpc/client_context.h"
+
+namespace h2rpc {
+
+ClientCall::ClientCall(ClientContext& context, std::shared_ptr<internal::ClientCallState> state)
+    : context_(context), state_(std::move(state)) {}
+
+ClientCall::~ClientCall() {
+  if (state_ && !state_->finished()) {
+    state_->Cancel(Status(StatusCode::kCancelled, "ClientCall destroyed before the call finished"));
+  }
+}
+
+bool ClientCall::Write(std::string_view message, const WriteOptions& options) {
+  return state_->Write(message, options.no_compression);
+}
+
+bool ClientCall::WritesDone() { return state_->WritesDone(); }
+
+bool ClientCall::Read(std::string* message) {
+  bool compressed = false;
+  const bool got = state_->Read(message, &compressed);
+  if (got) context_.internal_set_last_message_compressed(compressed);
+  // Initial metadata always precede the first message (or the end): now they are final.
+  state_->TakeInitialMetadata(&context_.internal_initial_metadata());
+  return got;
+}
+
+bool ClientCall::WaitForInitialMetadata() {
+  const bool got = state_->WaitForInitialMetadata();
+  state_->TakeInitialMetadata(&context_.internal_initial_metadata());
+  return got;
+}
+
+Status ClientCall::Finish() {
+  // Whatever else arrives is discarded: the I/O thread stops queueing it and gives the window
+  // back at once, so a server still streaming is not stalled by a reader that left.
+  state_->AbandonReading();
+  state_->WaitFinished();
+  state_->TakeInitialMetadata(&context_.internal_initial_metadata());
+  context_.internal_trailing_metadata() = std::move(state_->trailing_metadata());
+  return state_->status();
+}
+
+}  // namespace h2rpc

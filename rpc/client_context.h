@@ -80,6 +80,8 @@ class ClientContext {
   std::atomic<bool> last_message_compressed_{false};
   Status setup_error_;
   std::shared_ptr<internal::ClientCallState> call_;
+  // The same call, readable from any thread (TryCancel, peer) without racing internal_bind.
+  std::atomic<internal::ClientCallState*> bound_call_{nullptr};
 };
 
 }  // namespace h2rpc

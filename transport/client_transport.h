@@ -1,0 +1,113 @@
+// The client transport: one I/O thread per Channel that alone owns its sockets and nghttp2
+// client sessions, fed by a lock-free command queue.
+//
+// Caller threads never touch a socket or a session. To start a call they fill a
+// ClientStreamState, push a kStart command and wake the loop; writes, half-close, cancel and
+// flow-control credit are commands too. The I/O thread drains every queued command, lets
+// nghttp2 produce every frame it can, writes them with gather I/O, and reports back through the
+// per-call state (see client_stream_state.h).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "codec/status.h"
+#include "transport/client_stream_state.h"
+#include "transport/event_loop.h"
+#include "transport/limits.h"
+#include "transport/mpsc_queue.h"
+
+namespace h2rpc::transport {
+
+/// A typed request from a caller thread to the I/O thread.
+struct ClientCommand {
+  enum class Kind : uint8_t {
+    kStart,      // put `stream` on a connection (or fail it)
+    kSend,       // queue `message` (framed) on `stream`
+    kHalfClose,  // END_STREAM after the queued messages
+    kCancel,     // end `stream` with its cancel_status(); RST_STREAM(CANCEL) if on the wire
+    kConsume,    // the reader drained `stream`: give back the window held for it
+    kResolved,   // the resolver thread finished (no stream)
+  };
+  Kind kind;
+  std::shared_ptr<ClientStreamState> stream;
+  std::shared_ptr<const std::string> message;
+};
+
+/// The queue plus the loop it wakes. Shared (via shared_ptr) by the transport and by streaming
+/// calls, so a ClientCall that outlives its Channel can still push safely: after Close(), pushed
+/// commands are dropped by the pusher itself (a Start then ends CANCELLED).
+class ClientCommandQueue {
+ public:
+  ClientCommandQueue() = default;
+  ClientCommandQueue(const ClientCommandQueue&) = delete;
+  ClientCommandQueue& operator=(const ClientCommandQueue&) = delete;
+  ~ClientCommandQueue();
+
+  /// Any thread, lock-free while open: push, then wake the loop (a syscall only if it sleeps).
+  void Submit(ClientCommand command);
+
+  /// I/O thread.
+  std::optional<ClientCommand> TryPop() { return queue_.TryPop(); }
+  bool Empty() const { return queue_.Empty(); }
+  EventLoop& loop() { return loop_; }
+
+  /// After the I/O thread is gone: drops what is queued and everything pushed later.
+  void Close();
+
+ private:
+  void DropAll();
+
+  MpscQueue<ClientCommand> queue_;
+  EventLoop loop_;
+  std::atomic<bool> closed_{false};
+  std::mutex drop_mutex_;  // only once closed: serializes the (then several) consumers
+};
+
+/// What the transport needs from ChannelOptions (transport/ does not include rpc/).
+struct ClientTransportOptions {
+  uint32_t stream_window = 4 * 1024 * 1024;
+  uint32_t connection_window = 16 * 1024 * 1024;
+  std::chrono::milliseconds connect_timeout{20000};
+  std::chrono::milliseconds backoff_initial{1000};
+  double backoff_multiplier = 1.6;
+  double backoff_jitter = 0.2;
+  std::chrono::milliseconds backoff_max{120000};
+  std::string user_agent;
+  TransportLimits limits;
+};
+
+class ClientTransportImpl;
+
+}  // namespace h2rpc::transport
+
+namespace h2rpc::internal {
+
+/// The Channel's transport: owns the I/O thread. Thread-safe.
+class ClientTransport {
+ public:
+  ClientTransport(std::string target, transport::ClientTransportOptions options);
+  /// Ends every outstanding call (CANCELLED), closes the connections, joins the I/O thread.
+  ~ClientTransport();
+  ClientTransport(const ClientTransport&) = delete;
+  ClientTransport& operator=(const ClientTransport&) = delete;
+
+  /// Hands a prepared call to the I/O thread. Lock-free.
+  void Start(std::shared_ptr<transport::ClientStreamState> stream);
+
+  transport::ClientCommandQueue* queue() { return queue_.get(); }
+  const std::shared_ptr<transport::ClientCommandQueue>& shared_queue() { return queue_; }
+
+ private:
+  std::shared_ptr<transport::ClientCommandQueue> queue_;
+  std::unique_ptr<transport::ClientTransportImpl> impl_;
+  std::thread io_thread_;
+};
+
+}  // namespace h2rpc::internal
