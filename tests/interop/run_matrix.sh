@@ -138,10 +138,13 @@ run_case() {  # run_case CLIENT SERVER CASE
     fi
     # A server that died during the case is part of the story.
     if ! kill -0 "${server_pid[$server]}" 2>/dev/null; then
+      local died why
+      why=$(grep -v '^[[:space:]]*$' "$work/$server-server.err" 2>/dev/null | tail -1)
+      died="the $server server died${why:+ ($why)}"
       if [ -z "$reason" ]; then
-        reason="the client passed but the $server server died"
+        reason="the client passed but $died"
       else
-        reason="$reason (and the $server server died)"
+        reason="$reason; $died"
       fi
     fi
   fi
