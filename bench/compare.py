@@ -244,7 +244,10 @@ def verify(scen, client, exit_line):
 
 
 def pair_run(bins, client_impl, server_impl, scen, seconds, warmup):
-    srv = Server(bins[server_impl]["server"])
+    try:
+        srv = Server(bins[server_impl]["server"])
+    except RuntimeError as e:
+        return {"client": None, "server": None, "problems": [str(e)]}
     try:
         client = run_client(bins[client_impl]["client"], srv.target, scen["mode"],
                             threads=scen["threads"], concurrency=scen.get("concurrency", 1),
@@ -289,7 +292,10 @@ def h2load(port, n, c=4, m=100, body_file=None, timeout=300):
 def h2load_server(bins, impl, n, body_file, c=4, m=100):
     """h2load against a fresh server; verified by DATA bytes and the server's own counter;
     server CPU per call from /proc/PID/stat around the run."""
-    srv = Server(bins[impl]["server"])
+    try:
+        srv = Server(bins[impl]["server"])
+    except RuntimeError as e:
+        return {"problems": [str(e)]}
     try:
         before = srv.stats()
         cpu0 = proc_cpu_s(srv.pid)
@@ -492,10 +498,13 @@ def sizes(bins, build, shared_build, tmpdir):
     static_lib = os.path.join(build, "libh2rpc.a")
     if os.path.exists(static_lib):
         res["lib_static"] = stripped_size(static_lib, tmpdir)
-    shared = sorted(f for f in os.listdir(shared_build) if f.startswith("libh2rpc.so."))  \
-        if shared_build and os.path.isdir(shared_build) else []
+    shared = []
+    if shared_build and os.path.isdir(shared_build):
+        shared = [os.path.join(shared_build, f) for f in os.listdir(shared_build)
+                  if f.startswith("libh2rpc.so")]
+        shared = [f for f in shared if os.path.isfile(f) and not os.path.islink(f)]
     if shared:
-        res["lib_shared"] = stripped_size(os.path.join(shared_build, shared[-1]), tmpdir)
+        res["lib_shared"] = stripped_size(shared[0], tmpdir)
     for impl in IMPLS:
         if impl in bins:
             res[f"server_{impl}"] = stripped_size(bins[impl]["server"], tmpdir)
@@ -707,14 +716,17 @@ def run_all(args):
         fp = {}
         for impl in impls:
             log(f"compare: footprint {impl}")
-            fp[impl] = footprint(bins, impl, conns=args.conns, streams=args.streams)
+            fp[impl] = guarded(R, f"footprint {impl}",
+                               lambda: footprint(bins, impl, conns=args.conns, streams=args.streams),
+                               {"problems": []})
             R.problems += [f"footprint {impl}: {p}" for p in fp[impl]["problems"]]
         sz, cc = {}, {}
         if not args.smoke:
-            sz = sizes(bins, args.build, args.shared_build, tmpdir)
+            sz = guarded(R, "sizes", lambda: sizes(bins, args.build, args.shared_build, tmpdir), {})
             for rnd in range(args.runs):
                 for impl, suffix in (("h2rpc", "bench.h2rpc.cc"), ("grpcpp", "bench.grpc.pb.cc")):
-                    r = compile_cost(args.build, suffix, tmpdir)
+                    r = guarded(R, f"compile {suffix}",
+                                lambda: compile_cost(args.build, suffix, tmpdir), None)
                     if r:
                         cc.setdefault(impl, []).append(r)
         # (9) callgrind
@@ -723,23 +735,37 @@ def run_all(args):
             outdir = os.path.join(args.build, "bench-callgrind")
             os.makedirs(outdir, exist_ok=True)
             for impl in impls:
-                log(f"compare: callgrind server {impl}")
-                a = callgrind_server(bins, impl, args.cg_calls // 4, body_file, outdir, "short")
-                b = callgrind_server(bins, impl, args.cg_calls // 4 + args.cg_calls, body_file,
-                                     outdir, "long")
-                log(f"compare: callgrind client {impl}")
-                ca = callgrind_client(bins, impl, args.cg_seconds, outdir, "short")
-                cb = callgrind_client(bins, impl, 3 * args.cg_seconds, outdir, "long")
-                for x in (a, b, ca, cb):
-                    R.problems += [f"callgrind {impl}: {p}" for p in x["problems"]]
-                cg[impl] = {"server": per_call_difference(a, b),
-                            "client": per_call_difference(ca, cb),
-                            "client_calls": (ca["calls"], cb["calls"])}
+                cg[impl] = guarded(R, f"callgrind {impl}",
+                                   lambda: callgrind_pair(R, bins, impl, args, body_file, outdir), {})
             cg["outdir"] = outdir
     finally:
         _kill_live()
         shutil.rmtree(tmpdir, ignore_errors=True)
     return R, fl, h2l, fp, sz, cc, cg, impls
+
+
+def guarded(R, what, fn, default):
+    """Runs one section; an exception becomes a reported problem instead of ending the run."""
+    try:
+        return fn()
+    except Exception as e:  # noqa: BLE001
+        R.problems.append(f"{what}: {type(e).__name__}: {e}")
+        _kill_live()
+        return default
+
+
+def callgrind_pair(R, bins, impl, args, body_file, outdir):
+    """Instructions per unary call of one implementation's server and client."""
+    log(f"compare: callgrind server {impl}")
+    a = callgrind_server(bins, impl, args.cg_calls // 4, body_file, outdir, "short")
+    b = callgrind_server(bins, impl, args.cg_calls // 4 + args.cg_calls, body_file, outdir, "long")
+    log(f"compare: callgrind client {impl}")
+    ca = callgrind_client(bins, impl, args.cg_seconds, outdir, "short")
+    cb = callgrind_client(bins, impl, 3 * args.cg_seconds, outdir, "long")
+    for x in (a, b, ca, cb):
+        R.problems += [f"callgrind {impl}: {p}" for p in x["problems"]]
+    return {"server": per_call_difference(a, b), "client": per_call_difference(ca, cb),
+            "client_calls": (ca["calls"], cb["calls"])}
 
 
 # ---------------------------------------------------------------- the table
