@@ -68,9 +68,14 @@ Status ValidateMetadataKey(std::string_view key, bool allow_reserved) {
                                                std::to_string(i) + " (allowed: 0-9 a-z _ - .)");
     }
   }
-  if (!allow_reserved && StartsWith(key, "grpc-")) {
+  if (allow_reserved) return Status::Ok();
+  if (StartsWith(key, "grpc-")) {
     return Status(StatusCode::kInternal,
                   "metadata key " + QuoteForMessage(key) + " is reserved (grpc- prefix)");
+  }
+  if (IsReservedHeader(key) || IsConnectionSpecificHeader(key)) {
+    return Status(StatusCode::kInternal,
+                  "metadata key " + QuoteForMessage(key) + " is a protocol header, not metadata");
   }
   return Status::Ok();
 }

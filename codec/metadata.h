@@ -21,9 +21,12 @@ inline size_t HeaderFieldSize(std::string_view name, std::string_view value) {
 bool IsBinaryKey(std::string_view key);
 
 /// Key must be non-empty, [0-9a-z_.-] only (PROTOCOL-HTTP2.md Header-Name; so never starts with
-/// ':' and never upper-case). Keys starting with "grpc-" are reserved for the library: rejected
-/// unless `allow_reserved` (received metadata allows them: peers send grpc-trace-bin and the
-/// like). Failure is INTERNAL with a message naming the key.
+/// ':' and never upper-case). Unless `allow_reserved`, keys the library or HTTP/2 own are
+/// rejected too: the "grpc-" prefix, IsReservedHeader (content-type, te, user-agent, ...) and
+/// IsConnectionSpecificHeader names, because sending them as user metadata would duplicate or
+/// corrupt protocol headers and make peers reject the request. Received metadata passes
+/// `allow_reserved` (peers send grpc-trace-bin and the like). Failure is INTERNAL with a message
+/// naming the key.
 Status ValidateMetadataKey(std::string_view key, bool allow_reserved = false);
 
 /// Non-binary values: printable ASCII 0x20-0x7E only (may be empty). Binary values: anything

@@ -22,7 +22,8 @@ bool KeyGrammar(std::string_view key, bool allow_reserved) {
         (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || c == '_' || c == '-' || c == '.';
     if (!ok) return false;
   }
-  return allow_reserved || key.substr(0, 5) != "grpc-";
+  if (allow_reserved) return true;
+  return key.substr(0, 5) != "grpc-" && !IsReservedHeader(key) && !IsConnectionSpecificHeader(key);
 }
 
 bool ValueGrammar(std::string_view key, std::string_view value) {

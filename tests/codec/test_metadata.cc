@@ -46,6 +46,11 @@ TEST_CASE("ValidateMetadataKey") {
       {"\xC3\xA9", "illegal character at offset 0"},
       {"grpc-foo", "is reserved (grpc- prefix)"},
       {"grpc-", "is reserved (grpc- prefix)"},
+      {"content-type", "is a protocol header, not metadata"},
+      {"te", "is a protocol header, not metadata"},
+      {"user-agent", "is a protocol header, not metadata"},
+      {"connection", "is a protocol header, not metadata"},
+      {"transfer-encoding", "is a protocol header, not metadata"},
   };
   for (const Bad& b : bad) {
     CAPTURE(b.key);
@@ -56,6 +61,8 @@ TEST_CASE("ValidateMetadataKey") {
   CHECK(ValidateMetadataKey("x-Foo").message() ==
         "metadata key \"x-Foo\" has an illegal character at offset 2 (allowed: 0-9 a-z _ - .)");
   CHECK(ValidateMetadataKey("grpc-trace-bin", /*allow_reserved=*/true).ok());
+  CHECK(ValidateMetadataKey("content-type", /*allow_reserved=*/true).ok());  // syntax only
+  CHECK(ValidateMetadataKey("content-types").ok());
   CHECK(ValidateMetadataKey("grpcx").ok());
   CHECK_FALSE(ValidateMetadataKey("GRPC-x", true).ok());
 }
