@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers for the example tests (sourced, not run): start a server on a free loopback port, run
 # a client with a time bound, check its output, and always stop the server.
 #

@@ -5,6 +5,7 @@
 # Each with four threads on one channel; every greeting must come back.
 #
 #   test_grpcpp_interop.sh GREETER_SERVER GREETER_CLIENT GRPCPP_SERVER GRPCPP_CLIENT
+# shellcheck source-path=SCRIPTDIR source=../test_lib.sh
 source "$(dirname "$0")/../test_lib.sh"
 h2rpc_server=$1
 h2rpc_client=$2

@@ -4,6 +4,7 @@
 # fail with a status; the server stops cleanly on SIGTERM.
 #
 #   test_helloworld.sh GREETER_SERVER GREETER_CLIENT
+# shellcheck source-path=SCRIPTDIR source=../test_lib.sh
 source "$(dirname "$0")/../test_lib.sh"
 server=$1
 client=$2

@@ -4,6 +4,7 @@
 # have seen all of those calls on a single connection.
 #
 #   test_multiplex.sh MULTIPLEX_SERVER MULTIPLEX_CLIENT
+# shellcheck source-path=SCRIPTDIR source=../test_lib.sh
 source "$(dirname "$0")/../test_lib.sh"
 server=$1
 client=$2

@@ -3,6 +3,7 @@
 # all four kinds of call against it; the output is checked against the database.
 #
 #   test_route_guide.sh ROUTE_GUIDE_SERVER ROUTE_GUIDE_CLIENT DB_PATH
+# shellcheck source-path=SCRIPTDIR source=../test_lib.sh
 source "$(dirname "$0")/../test_lib.sh"
 server=$1
 client=$2
