@@ -37,9 +37,11 @@ for name in "${harnesses[@]}"; do
   log="$build/fuzz-logs/$name.log"
   mkdir -p "$work" "$(dirname "$log")"
   echo "== $name: ${seconds}s"
+  dict=()
+  if [ -f "$root/fuzz/$name.dict" ]; then dict=(-dict="$root/fuzz/$name.dict"); fi
   rc=0
   # -timeout: an input taking seconds is a hang worth reporting; the codec is linear.
-  "$build/fuzz/$name" -max_total_time="$seconds" -timeout=10 -print_final_stats=1 \
+  "$build/fuzz/$name" -max_total_time="$seconds" -timeout=10 -print_final_stats=1 "${dict[@]}" \
     -artifact_prefix="$root/fuzz/" "$work" "$root/fuzz/corpus/$name" >"$log" 2>&1 || rc=$?
   execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)"
   rate="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)"
