@@ -1,0 +1,807 @@
+// Client behaviour against a scriptable raw HTTP/2 server (FakeServer): what the client puts on
+// the wire, and how it maps every kind of response — including broken ones — to a Status.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "codec/compression.h"
+#include "codec/metadata.h"
+#include "codec/percent.h"
+#include "codec/timeout.h"
+#include "h2rpc.h"
+#include "tests/rpc/client_fake_server.h"
+
+namespace h2rpc::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using Stream = FakeServer::Stream;
+
+/// Polls `done` every millisecond for at most `limit`.
+bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds limit = 5000ms) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (done()) return true;
+    std::this_thread::sleep_for(1ms);
+  }
+  return done();
+}
+
+/// Echo: answers each request message with the same bytes, then OK once the client half-closed.
+void InstallEcho(FakeServer& server) {
+  server.on_data = [&server](Stream& s) {
+    for (std::string& m : server.Locked([&] { return s.TakeMessages(); })) server.SendMessage(s, m);
+  };
+  server.on_end = [&server](Stream& s) { server.SendStatus(s, 0); };
+}
+
+/// Remembers every stream the server saw, in arrival order.
+struct StreamLog {
+  explicit StreamLog(FakeServer& server) : server(server) {
+    server.on_headers = [this](Stream& s) {
+      this->server.Locked([&] { streams.push_back(&s); });
+      if (then) then(s);
+    };
+  }
+  size_t size() {
+    return server.Locked([&] { return streams.size(); });
+  }
+  Stream* at(size_t i) {
+    return server.Locked([&] { return streams.at(i); });
+  }
+  FakeServer& server;
+  std::vector<Stream*> streams;
+  std::function<void(Stream&)> then;
+};
+
+Status Unary(Channel& channel, const std::string& request = "ping", std::string* reply = nullptr,
+             ClientContext* context = nullptr) {
+  ClientContext own;
+  std::string ignored;
+  return channel.UnaryCall(context != nullptr ? *context : own, "/test.Echo/Unary", request,
+                           reply != nullptr ? reply : &ignored);
+}
+
+TEST_CASE("client: request headers on the wire") {
+  FakeServer server;
+  InstallEcho(server);
+  StreamLog log(server);
+  ChannelOptions options;
+  options.user_agent_prefix = "tests/1.0";
+  auto channel = Channel::Create(server.target(), options);
+  ClientContext context;
+  context.set_timeout(5s);
+  context.AddMetadata("x-plain", "value 1");
+  context.AddMetadata("x-data-bin", std::string("\x00\xff\x10", 3));
+  std::string reply;
+  REQUIRE(channel->UnaryCall(context, "/pkg.Svc/Method", "hello", &reply).ok());
+  CHECK(reply == "hello");
+  REQUIRE(log.size() == 1);
+  const codec::HeaderList headers = server.Locked([&] { return log.streams.at(0)->headers; });
+  // Pseudo-headers first, in the usual order.
+  REQUIRE(headers.size() >= 4);
+  CHECK(headers[0] == std::pair<std::string, std::string>(":method", "POST"));
+  CHECK(headers[1] == std::pair<std::string, std::string>(":scheme", "http"));
+  CHECK(headers[2] == std::pair<std::string, std::string>(":path", "/pkg.Svc/Method"));
+  CHECK(headers[3] == std::pair<std::string, std::string>(":authority", server.target()));
+  Stream& s = *log.at(0);
+  server.Locked([&] {
+    CHECK(s.Header("te") == "trailers");
+    CHECK(s.Header("content-type") == "application/grpc");
+    CHECK(s.Header("user-agent") == "h2rpc-cpp/0.1.0 tests/1.0");
+    CHECK(s.Header("grpc-accept-encoding") == "identity,deflate,gzip");
+    CHECK(s.Header("grpc-encoding").empty());
+    CHECK(s.Header("x-plain") == "value 1");
+    CHECK(s.Header("x-data-bin") == codec::Base64EncodeUnpadded(std::string("\x00\xff\x10", 3)));
+    StatusOr<std::chrono::nanoseconds> timeout = codec::ParseTimeout(s.Header("grpc-timeout"));
+    REQUIRE(timeout.ok());
+    CHECK(*timeout <= 5s);
+    CHECK(*timeout > 4s);
+    return 0;
+  });
+  CHECK(context.peer() == "ipv4:127.0.0.1:" + std::to_string(server.port()));
+}
+
+TEST_CASE("client: target forms") {
+  SUBCASE("[::1]:port") {
+    FakeServer::Options o;
+    o.host = "::1";
+    FakeServer server(o);
+    InstallEcho(server);
+    auto channel = Channel::Create("[::1]:" + std::to_string(server.port()));
+    ClientContext context;
+    CHECK(Unary(*channel, "x", nullptr, &context).ok());
+    CHECK(context.peer() == "ipv6:[::1]:" + std::to_string(server.port()));
+  }
+  SUBCASE("localhost:port and dns:") {
+    FakeServer server;
+    InstallEcho(server);
+    CHECK(Unary(*Channel::Create("localhost:" + std::to_string(server.port()))).ok());
+    CHECK(Unary(*Channel::Create("dns:127.0.0.1:" + std::to_string(server.port()))).ok());
+    CHECK(Unary(*Channel::Create("dns:///localhost:" + std::to_string(server.port()))).ok());
+  }
+  SUBCASE("a bad target fails calls UNAVAILABLE") {
+    auto channel = Channel::Create("no-port-here");
+    Status s = Unary(*channel);
+    CHECK(s.code() == StatusCode::kUnavailable);
+    CHECK(s.message().find("no-port-here") != std::string::npos);
+  }
+}
+
+TEST_CASE("client: invalid metadata fails INTERNAL before anything is sent") {
+  FakeServer server;
+  InstallEcho(server);
+  StreamLog log(server);
+  auto channel = Channel::Create(server.target());
+  for (auto [key, value] : std::vector<std::pair<std::string, std::string>>{{"Upper", "v"},
+                                                                            {"bad key", "v"},
+                                                                            {"x-ok", "line\nbreak"},
+                                                                            {"grpc-reserved", "v"},
+                                                                            {"", "v"}}) {
+    CAPTURE(key);
+    ClientContext context;
+    context.AddMetadata(key, value);
+    std::string reply;
+    CHECK(channel->UnaryCall(context, "/test.Echo/Unary", "x", &reply).code() ==
+          StatusCode::kInternal);
+    ClientContext streaming_context;
+    streaming_context.AddMetadata(key, value);
+    auto call = channel->StartCall(streaming_context, "/test.Echo/Bidi");
+    CHECK_FALSE(call->Write("x"));
+    CHECK(call->Finish().code() == StatusCode::kInternal);
+  }
+  CHECK(Unary(*channel).ok());  // the channel is fine
+  CHECK(log.size() == 1);       // and only that call reached the server
+}
+
+TEST_CASE("client: metadata from the server, initial and trailing, -bin decoded") {
+  FakeServer server;
+  const std::string binary("\x00\x01\xfe\xff", 4);
+  server.on_end = [&](Stream& s) {
+    server.SendOkHeaders(s, {{"x-initial", "one"},
+                             {"x-initial", "two"},
+                             {"x-blob-bin", codec::Base64EncodeUnpadded(binary)},
+                             // two values joined by a proxy, one of them padded
+                             {"x-list-bin", codec::Base64EncodeUnpadded("ab") + ", YWJj"}});
+    server.SendMessage(s, "reply");
+    server.SendTrailers(s, {{"grpc-status", "0"},
+                            {"x-trailing", "t"},
+                            {"x-trailing-bin", codec::Base64EncodeUnpadded(binary)}});
+  };
+  auto channel = Channel::Create(server.target());
+  ClientContext context;
+  std::string reply;
+  REQUIRE(channel->UnaryCall(context, "/test.M/Unary", "x", &reply).ok());
+  const Metadata& initial = context.GetServerInitialMetadata();
+  CHECK(initial.count("x-initial") == 2);
+  CHECK(initial.find("x-blob-bin")->second == binary);
+  auto [first, last] = initial.equal_range("x-list-bin");
+  std::vector<std::string> list;
+  for (auto it = first; it != last; ++it) list.push_back(it->second);
+  CHECK(list == std::vector<std::string>{"ab", "abc"});
+  CHECK(initial.count("content-type") == 0);  // reserved headers are not metadata
+  const Metadata& trailing = context.GetServerTrailingMetadata();
+  CHECK(trailing.find("x-trailing")->second == "t");
+  CHECK(trailing.find("x-trailing-bin")->second == binary);
+  CHECK(trailing.count("grpc-status") == 0);
+
+  SUBCASE("streaming: initial metadata before the first message") {
+    server.RunOnServer([&] {
+      server.on_headers = [&](Stream& s) { server.SendOkHeaders(s, {{"x-early", "yes"}}); };
+      server.on_end = [&](Stream& s) { server.SendStatus(s, 0); };
+    });
+    ClientContext streaming;
+    auto call = channel->StartCall(streaming, "/test.M/Bidi");
+    REQUIRE(call->WaitForInitialMetadata());
+    CHECK(streaming.GetServerInitialMetadata().find("x-early")->second == "yes");
+    call->WritesDone();
+    std::string m;
+    CHECK_FALSE(call->Read(&m));
+    CHECK(call->Finish().ok());
+  }
+}
+
+TEST_CASE("client: every status code, with a non-ASCII message, round-trips") {
+  FakeServer server;
+  const std::string message = "héllo wörld — 100% \"quoted\"\nline two \xF0\x9F\x98\x80";
+  std::atomic<int> code_to_send{0};
+  server.on_end = [&](Stream& s) {
+    server.SendOkHeaders(s);
+    server.SendStatus(s, code_to_send.load(), codec::PercentEncode(message));
+  };
+  auto channel = Channel::Create(server.target());
+  for (int code = 1; code < kStatusCodeCount; ++code) {
+    CAPTURE(code);
+    code_to_send = code;
+    Status s = Unary(*channel);
+    CHECK(s.error_code() == code);
+    CHECK(s.message() == message);
+  }
+  SUBCASE("and in a Trailers-Only response") {
+    server.RunOnServer([&] {
+      server.on_end = [&](Stream& s) {
+        server.SendHeaders(s,
+                           {{":status", "200"},
+                            {"content-type", "application/grpc"},
+                            {"grpc-status", "5"},
+                            {"grpc-message", codec::PercentEncode(message)},
+                            {"x-only", "t"}},
+                           /*end_stream=*/true);
+      };
+    });
+    ClientContext context;
+    Status s = Unary(*channel, "x", nullptr, &context);
+    CHECK(s.code() == StatusCode::kNotFound);
+    CHECK(s.message() == message);
+    CHECK(context.GetServerTrailingMetadata().find("x-only")->second == "t");
+    CHECK(context.GetServerInitialMetadata().empty());
+  }
+}
+
+TEST_CASE("client: responses that are not valid gRPC") {
+  FakeServer server;
+  std::function<void(Stream&)> respond;
+  server.on_end = [&](Stream& s) { respond(s); };
+  auto channel = Channel::Create(server.target());
+  SUBCASE(":status 503 without grpc-status → UNAVAILABLE") {
+    respond = [&](Stream& s) {
+      server.SendHeaders(s, {{":status", "503"}, {"content-type", "text/html"}}, true);
+    };
+    CHECK(Unary(*channel).code() == StatusCode::kUnavailable);
+  }
+  SUBCASE(":status 404 with a body → UNIMPLEMENTED, stream reset") {
+    respond = [&](Stream& s) {
+      server.SendHeaders(s, {{":status", "404"}, {"content-type", "text/plain"}});
+      server.SendRaw(s, "not found");
+    };
+    CHECK(Unary(*channel).code() == StatusCode::kUnimplemented);
+  }
+  SUBCASE("malformed grpc-status → UNKNOWN") {
+    for (std::string bad : {"abc", "-1", "99", "", "0x1", "+0"}) {
+      CAPTURE(bad);
+      server.RunOnServer([&, bad] {
+        respond = [&, bad](Stream& s) {
+          server.SendOkHeaders(s);
+          server.SendMessage(s, "m");
+          server.SendTrailers(s, {{"grpc-status", bad}});
+        };
+      });
+      CHECK(Unary(*channel).code() == StatusCode::kUnknown);
+    }
+  }
+  SUBCASE("trailers without grpc-status → UNKNOWN") {
+    respond = [&](Stream& s) {
+      server.SendOkHeaders(s);
+      server.SendMessage(s, "m");
+      server.SendTrailers(s, {{"x-other", "1"}});
+    };
+    CHECK(Unary(*channel).code() == StatusCode::kUnknown);
+  }
+  SUBCASE("END_STREAM on DATA, no trailers → INTERNAL") {
+    respond = [&](Stream& s) {
+      server.SendOkHeaders(s);
+      server.SendMessage(s, "m");
+      server.EndWithoutTrailers(s);
+    };
+    Status st = Unary(*channel);
+    CHECK(st.code() == StatusCode::kInternal);
+  }
+  SUBCASE("compressed flag without grpc-encoding → INTERNAL") {
+    respond = [&](Stream& s) {
+      server.SendOkHeaders(s);
+      server.SendMessage(s, "not really compressed", /*compressed_flag=*/true);
+      server.SendStatus(s, 0);
+    };
+    CHECK(Unary(*channel).code() == StatusCode::kInternal);
+  }
+  SUBCASE("a message cut short by the trailers → INTERNAL") {
+    respond = [&](Stream& s) {
+      server.SendOkHeaders(s);
+      server.SendRaw(s, Frame("complete message").substr(0, 8));
+      server.SendStatus(s, 0);
+    };
+    CHECK(Unary(*channel).code() == StatusCode::kInternal);
+  }
+  SUBCASE("OK without a response message on a unary call → INTERNAL") {
+    respond = [&](Stream& s) { server.SendStatus(s, 0); };
+    CHECK(Unary(*channel).code() == StatusCode::kInternal);
+  }
+  SUBCASE("two response messages on a unary call → INTERNAL") {
+    respond = [&](Stream& s) {
+      server.SendMessage(s, "one");
+      server.SendMessage(s, "two");
+      server.SendStatus(s, 0);
+    };
+    CHECK(Unary(*channel).code() == StatusCode::kInternal);
+  }
+  SUBCASE("response metadata over the header list limit → RESOURCE_EXHAUSTED, connection kept") {
+    respond = [&](Stream& s) {
+      server.SendOkHeaders(s, {{"x-huge", std::string(9000, 'a')}});
+      server.SendMessage(s, "m");
+      server.SendStatus(s, 0);
+    };
+    CHECK(Unary(*channel).code() == StatusCode::kResourceExhausted);
+    server.RunOnServer([&] {
+      respond = [&](Stream& s) {
+        server.SendMessage(s, "m");
+        server.SendStatus(s, 0);
+      };
+    });
+    CHECK(Unary(*channel).ok());
+    CHECK(server.connections_accepted() == 1);
+  }
+}
+
+TEST_CASE("client: RST_STREAM from the server maps to a status") {
+  FakeServer server;
+  std::atomic<uint32_t> reset_code{0};
+  server.on_end = [&](Stream& s) { server.Reset(s, reset_code.load()); };
+  auto channel = Channel::Create(server.target());
+  const std::vector<std::pair<uint32_t, StatusCode>> table = {
+      {NGHTTP2_REFUSED_STREAM, StatusCode::kUnavailable},
+      {NGHTTP2_CANCEL, StatusCode::kCancelled},
+      {NGHTTP2_ENHANCE_YOUR_CALM, StatusCode::kResourceExhausted},
+      {NGHTTP2_INADEQUATE_SECURITY, StatusCode::kPermissionDenied},
+      {NGHTTP2_PROTOCOL_ERROR, StatusCode::kInternal},
+      {NGHTTP2_INTERNAL_ERROR, StatusCode::kInternal},
+      {NGHTTP2_FLOW_CONTROL_ERROR, StatusCode::kInternal},
+      {NGHTTP2_NO_ERROR, StatusCode::kInternal},
+  };
+  for (auto [code, expected] : table) {
+    CAPTURE(code);
+    reset_code = code;
+    CHECK(Unary(*channel).code() == expected);
+  }
+}
+
+TEST_CASE("client: deadlines") {
+  FakeServer server;
+  StreamLog log(server);  // never answers
+  auto channel = Channel::Create(server.target());
+  SUBCASE("a silent server: DEADLINE_EXCEEDED on time, then RST_STREAM(CANCEL)") {
+    ClientContext context;
+    context.set_timeout(200ms);
+    const auto start = std::chrono::steady_clock::now();
+    Status s = Unary(*channel, "x", nullptr, &context);
+    const auto took = std::chrono::steady_clock::now() - start;
+    CHECK(s.code() == StatusCode::kDeadlineExceeded);
+    CHECK(took >= 190ms);
+    CHECK(took < 1500ms);
+    REQUIRE(log.size() == 1);
+    CHECK(WaitFor([&] { return server.Locked([&] { return log.streams[0]->reset_by_client; }); }));
+    CHECK(server.Locked([&] { return log.streams[0]->client_reset_code; }) == NGHTTP2_CANCEL);
+  }
+  SUBCASE("an expired deadline fails without sending anything") {
+    ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() - 1s);
+    CHECK(Unary(*channel, "x", nullptr, &context).code() == StatusCode::kDeadlineExceeded);
+    ClientContext streaming;
+    streaming.set_timeout(0ns);
+    auto call = channel->StartCall(streaming, "/test.S/Bidi");
+    CHECK_FALSE(call->Write("x"));
+    CHECK(call->Finish().code() == StatusCode::kDeadlineExceeded);
+    std::this_thread::sleep_for(20ms);
+    CHECK(log.size() == 0);
+  }
+  SUBCASE("mid-stream: a blocked Read returns false, Finish says DEADLINE_EXCEEDED") {
+    log.then = [&](Stream& s) { server.SendMessage(s, "first"); };
+    ClientContext context;
+    context.set_timeout(150ms);
+    auto call = channel->StartCall(context, "/test.S/Bidi");
+    std::string m;
+    CHECK(call->Read(&m));
+    CHECK(m == "first");
+    CHECK_FALSE(call->Read(&m));
+    CHECK(call->Finish().code() == StatusCode::kDeadlineExceeded);
+  }
+  SUBCASE("the server's RST_STREAM(CANCEL) after our deadline is DEADLINE_EXCEEDED") {
+    log.then = [&](Stream& s) {
+      server.PostAfter(60ms, [&server, &s] { server.Reset(s, NGHTTP2_CANCEL); });
+    };
+    ClientContext context;
+    context.set_timeout(50ms);
+    CHECK(Unary(*channel, "x", nullptr, &context).code() == StatusCode::kDeadlineExceeded);
+  }
+}
+
+TEST_CASE("client: cancellation") {
+  FakeServer server;
+  StreamLog log(server);  // never answers
+  auto channel = Channel::Create(server.target());
+  SUBCASE("TryCancel from another thread while a Read blocks") {
+    ClientContext context;
+    auto call = channel->StartCall(context, "/test.C/Bidi");
+    REQUIRE(call->Write("x"));
+    REQUIRE(WaitFor([&] { return log.size() == 1; }));
+    std::thread canceller([&] {
+      std::this_thread::sleep_for(30ms);
+      context.TryCancel();
+    });
+    std::string m;
+    CHECK_FALSE(call->Read(&m));
+    canceller.join();
+    CHECK_FALSE(call->Write("y"));
+    Status s = call->Finish();
+    CHECK(s.code() == StatusCode::kCancelled);
+    CHECK(WaitFor([&] { return server.Locked([&] { return log.streams[0]->reset_by_client; }); }));
+    CHECK(server.Locked([&] { return log.streams[0]->client_reset_code; }) == NGHTTP2_CANCEL);
+  }
+  SUBCASE("TryCancel on a unary call from another thread") {
+    ClientContext context;
+    std::thread canceller([&] {
+      WaitFor([&] { return log.size() == 1; });
+      context.TryCancel();
+    });
+    CHECK(Unary(*channel, "x", nullptr, &context).code() == StatusCode::kCancelled);
+    canceller.join();
+  }
+  SUBCASE("TryCancel before the call starts: nothing is sent") {
+    ClientContext context;
+    context.TryCancel();
+    CHECK(Unary(*channel, "x", nullptr, &context).code() == StatusCode::kCancelled);
+    std::this_thread::sleep_for(20ms);
+    CHECK(log.size() == 0);
+  }
+  SUBCASE("destroying an unfinished ClientCall cancels it") {
+    {
+      ClientContext context;
+      auto call = channel->StartCall(context, "/test.C/Bidi");
+      call->Write("x");
+      REQUIRE(WaitFor([&] { return log.size() == 1; }));
+    }
+    CHECK(WaitFor([&] { return server.Locked([&] { return log.streams[0]->reset_by_client; }); }));
+  }
+  SUBCASE("the server cancels mid-stream") {
+    log.then = [&](Stream& s) {
+      server.SendMessage(s, "a");
+      server.PostAfter(20ms, [&server, &s] { server.Reset(s, NGHTTP2_CANCEL); });
+    };
+    ClientContext context;
+    auto call = channel->StartCall(context, "/test.C/Bidi");
+    std::string m;
+    CHECK(call->Read(&m));
+    CHECK_FALSE(call->Read(&m));
+    CHECK(call->Finish().code() == StatusCode::kCancelled);
+  }
+}
+
+TEST_CASE("client: the server's status before the client finished sending") {
+  FakeServer server;
+  StreamLog log(server);
+  server.on_data = [&](Stream& s) {
+    // Answer after the first message, while the client is still streaming.
+    if (server.Locked([&] { return s.TakeMessages(); }).empty()) return;
+    if (server.Locked([&] { return s.response_started; })) return;
+    server.SendMessage(s, "early");
+    server.SendStatus(s, 9, "stop sending");
+  };
+  auto channel = Channel::Create(server.target());
+  ClientContext context;
+  auto call = channel->StartCall(context, "/test.T/ClientStream");
+  REQUIRE(call->Write("first"));
+  std::string m;
+  REQUIRE(call->Read(&m));
+  CHECK(m == "early");
+  CHECK_FALSE(call->Read(&m));
+  CHECK_FALSE(call->Write("second"));
+  Status s = call->Finish();
+  CHECK(s.code() == StatusCode::kFailedPrecondition);
+  CHECK(s.message() == "stop sending");
+  // PROTOCOL-HTTP2.md: the client stops sending and resets with NO_ERROR.
+  REQUIRE(
+      WaitFor([&] { return server.Locked([&] { return log.streams.at(0)->reset_by_client; }); }));
+  CHECK(server.Locked([&] { return log.streams[0]->client_reset_code; }) == NGHTTP2_NO_ERROR);
+}
+
+TEST_CASE("client: GOAWAY — streams above last_stream_id fail UNAVAILABLE, the rest complete") {
+  FakeServer server;
+  StreamLog log(server);
+  auto channel = Channel::Create(server.target());
+  ClientContext c1, c2, c3;
+  auto call1 = channel->StartCall(c1, "/test.G/Bidi");
+  auto call2 = channel->StartCall(c2, "/test.G/Bidi");
+  auto call3 = channel->StartCall(c3, "/test.G/Bidi");
+  for (auto* call : {call1.get(), call2.get(), call3.get()}) REQUIRE(call->Write("x"));
+  REQUIRE(WaitFor([&] { return log.size() == 3; }));
+  Stream* s1 = log.at(0);
+  Stream* s2 = log.at(1);
+  CHECK(s1->id < s2->id);
+  server.Post([&] {
+    server.Goaway(*s1->connection, NGHTTP2_NO_ERROR, s2->id);
+    server.SendMessage(*s1, "one");
+    server.SendStatus(*s1, 0);
+  });
+  std::string m;
+  CHECK_FALSE(call3->Read(&m));
+  Status s3 = call3->Finish();
+  CHECK(s3.code() == StatusCode::kUnavailable);
+  CHECK(s3.message().find("GOAWAY") != std::string::npos);
+  CHECK(call1->Read(&m));
+  CHECK(m == "one");
+  CHECK(call1->Finish().ok());
+  // A new call goes to a new connection while stream 2 still runs on the old one.
+  server.RunOnServer([&] { InstallEcho(server); });
+  CHECK(Unary(*channel).ok());
+  CHECK(server.connections_accepted() == 2);
+  server.Post([&] {
+    server.SendMessage(*s2, "two");
+    server.SendStatus(*s2, 0);
+  });
+  CHECK(call2->Read(&m));
+  CHECK(m == "two");
+  call2->WritesDone();
+  CHECK(call2->Finish().ok());
+}
+
+TEST_CASE("client: the server vanishes mid-call → UNAVAILABLE, the next call reconnects") {
+  FakeServer server;
+  StreamLog log(server);
+  auto channel = Channel::Create(server.target());
+  ClientContext context;
+  auto call = channel->StartCall(context, "/test.V/Bidi");
+  REQUIRE(call->Write("x"));
+  REQUIRE(WaitFor([&] { return log.size() == 1; }));
+  server.Post([&] { server.DropConnections(); });
+  std::string m;
+  CHECK_FALSE(call->Read(&m));
+  Status s = call->Finish();
+  CHECK(s.code() == StatusCode::kUnavailable);
+  CHECK_FALSE(s.message().empty());
+  server.RunOnServer([&] {
+    InstallEcho(server);
+    log.then = nullptr;
+  });
+  CHECK(Unary(*channel).ok());
+  CHECK(server.connections_accepted() == 2);
+}
+
+TEST_CASE("client: message size limits") {
+  FakeServer server;
+  InstallEcho(server);
+  StreamLog log(server);
+  ChannelOptions options;
+  SUBCASE("receive: exactly the max passes, max + 1 is RESOURCE_EXHAUSTED") {
+    auto channel = Channel::Create(server.target(), options);
+    const std::string max(options.max_receive_message_size, 'm');
+    std::string reply;
+    CHECK(Unary(*channel, max, &reply).ok());
+    CHECK(reply == max);
+    Status s = Unary(*channel, max + "!");
+    CHECK(s.code() == StatusCode::kResourceExhausted);
+    // The client reset the stream it refused.
+    CHECK(
+        WaitFor([&] { return server.Locked([&] { return log.streams.at(1)->reset_by_client; }); }));
+  }
+  SUBCASE("send: over the max is RESOURCE_EXHAUSTED before anything is sent") {
+    options.max_send_message_size = 1000;
+    auto channel = Channel::Create(server.target(), options);
+    CHECK(Unary(*channel, std::string(1000, 'x')).ok());
+    CHECK(Unary(*channel, std::string(1001, 'x')).code() == StatusCode::kResourceExhausted);
+    ClientContext context;
+    auto call = channel->StartCall(context, "/test.L/Bidi");
+    CHECK(call->Write(std::string(1000, 'x')));
+    CHECK_FALSE(call->Write(std::string(1001, 'x')));
+    CHECK(call->Finish().code() == StatusCode::kResourceExhausted);
+    // The refused message never reached the server (the stream may not have either).
+    std::this_thread::sleep_for(20ms);
+    server.Locked([&] {
+      for (Stream* stream : log.streams) CHECK(stream->body_bytes <= 1005);
+      return 0;
+    });
+  }
+}
+
+TEST_CASE("client: compression both ways") {
+  FakeServer server;
+  StreamLog log(server);
+  std::vector<bool> flags;
+  std::vector<std::string> received;
+  server.on_end = [&](Stream& s) {
+    server.Locked([&] {
+      received = s.TakeMessages(&flags);
+      return 0;
+    });
+    StatusOr<std::string> packed =
+        codec::Compress(codec::Compression::kGzip, std::string(5000, 'r'));
+    server.SendOkHeaders(s, {{"grpc-encoding", "gzip"}});
+    server.SendMessage(s, *packed, /*compressed_flag=*/true);
+    server.SendStatus(s, 0);
+  };
+  auto channel = Channel::Create(server.target());
+  ClientContext context;
+  context.set_compression_algorithm(Compression::kGzip);
+  std::string reply;
+  REQUIRE(channel->UnaryCall(context, "/test.Z/Unary", std::string(3000, 'q'), &reply).ok());
+  CHECK(reply == std::string(5000, 'r'));
+  CHECK(context.last_message_compressed());
+  CHECK(server.Locked([&] { return log.streams[0]->Header("grpc-encoding"); }) == "gzip");
+  REQUIRE(received.size() == 1);
+  CHECK(flags[0]);
+  StatusOr<std::string> plain = codec::Decompress(codec::Compression::kGzip, received[0], 1 << 20);
+  REQUIRE(plain.ok());
+  CHECK(*plain == std::string(3000, 'q'));
+
+  SUBCASE("channel default, and a message sent uncompressed on request") {
+    ChannelOptions options;
+    options.default_compression = Compression::kDeflate;
+    auto deflating = Channel::Create(server.target(), options);
+    server.RunOnServer([&] {
+      server.on_end = [&](Stream& s) {
+        server.Locked([&] {
+          flags.clear();
+          received = s.TakeMessages(&flags);
+          return 0;
+        });
+        server.SendMessage(s, "plain");
+        server.SendStatus(s, 0);
+      };
+    });
+    ClientContext streaming;
+    auto call = deflating->StartCall(streaming, "/test.Z/Bidi");
+    CHECK(call->Write("packed"));
+    WriteOptions no_compression;
+    no_compression.no_compression = true;
+    CHECK(call->Write("as is", no_compression));
+    CHECK(call->WritesDone());
+    std::string m;
+    CHECK(call->Read(&m));
+    CHECK_FALSE(streaming.last_message_compressed());
+    CHECK(call->Finish().ok());
+    CHECK(server.Locked([&] { return log.streams.back()->Header("grpc-encoding"); }) == "deflate");
+    REQUIRE(flags.size() == 2);
+    CHECK(flags[0]);
+    CHECK_FALSE(flags[1]);
+    CHECK(received[1] == "as is");
+  }
+}
+
+TEST_CASE("client: a slow reader holds the server to the stream window") {
+  FakeServer server;
+  constexpr int kMessages = 256;
+  const std::string chunk(64 * 1024, 'w');
+  server.on_end = [&](Stream& s) {
+    for (int i = 0; i < kMessages; ++i) server.SendMessage(s, std::to_string(i) + ":" + chunk);
+    server.SendStatus(s, 0);
+  };
+  ChannelOptions options;  // 4 MiB stream window, consume threshold = window / 2
+  auto channel = Channel::Create(server.target(), options);
+  ClientContext context;
+  auto call = channel->StartCall(context, "/test.F/ServerStream");
+  REQUIRE(call->Write("go"));
+  REQUIRE(call->WritesDone());
+  // Read nothing: the server gets a window's worth (plus what we let through while the
+  // unread bytes were under the threshold), then must stall.
+  REQUIRE(WaitFor([&] { return server.total_data_bytes_sent() >= options.stream_window; }, 20s));
+  std::this_thread::sleep_for(200ms);
+  const size_t sent = server.total_data_bytes_sent();
+  const size_t bound = options.stream_window + options.stream_window / 2 + 2 * (chunk.size() + 16);
+  CHECK(sent <= bound);
+  std::string m;
+  for (int i = 0; i < kMessages; ++i) {
+    REQUIRE(call->Read(&m));
+    REQUIRE(m.substr(0, m.find(':')) == std::to_string(i));
+  }
+  CHECK_FALSE(call->Read(&m));
+  CHECK(call->Finish().ok());
+}
+
+TEST_CASE("client: Finish() without reading does not stall a streaming server") {
+  FakeServer server;
+  const std::string chunk(64 * 1024, 'w');
+  server.on_end = [&](Stream& s) {
+    for (int i = 0; i < 200; ++i) server.SendMessage(s, chunk);  // 12.5 MiB > window
+    server.SendStatus(s, 0);
+  };
+  auto channel = Channel::Create(server.target());
+  ClientContext context;
+  auto call = channel->StartCall(context, "/test.F/ServerStream");
+  REQUIRE(call->Write("go"));
+  REQUIRE(call->WritesDone());
+  std::this_thread::sleep_for(100ms);
+  CHECK(call->Finish().ok());
+}
+
+TEST_CASE("client: 1000 calls against MAX_CONCURRENT_STREAMS 100 wait for slots, ids increase") {
+  FakeServer::Options o;
+  o.max_concurrent_streams = 100;
+  FakeServer server(o);
+  server.on_end = [&](Stream& s) {
+    server.PostAfter(2ms, [&server, &s] {
+      server.SendMessage(s, "r");
+      server.SendStatus(s, 0);
+    });
+  };
+  auto channel = Channel::Create(server.target());
+  constexpr int kCalls = 1000;
+  std::vector<std::unique_ptr<ClientContext>> contexts;
+  std::vector<std::unique_ptr<ClientCall>> calls;
+  for (int i = 0; i < kCalls; ++i) {
+    contexts.push_back(std::make_unique<ClientContext>());
+    contexts.back()->set_timeout(30s);
+    calls.push_back(channel->StartCall(*contexts.back(), "/test.N/Unary"));
+    calls.back()->Write("q");
+    calls.back()->WritesDone();
+  }
+  int ok = 0;
+  for (auto& call : calls) {
+    std::string m;
+    call->Read(&m);
+    Status s = call->Finish();
+    if (s.ok()) {
+      ++ok;
+    } else {
+      MESSAGE(s.ToString());
+    }
+  }
+  CHECK(ok == kCalls);
+  CHECK(server.max_open_streams_seen() <= 100);
+  CHECK(server.connections_accepted() == 1);
+  server.Locked([&] {
+    const auto& ids = server.stream_ids_locked();
+    REQUIRE(ids.size() == kCalls);
+    for (size_t i = 1; i < ids.size(); ++i) REQUIRE(ids[i] > ids[i - 1]);
+    return 0;
+  });
+}
+
+TEST_CASE("client: connection failure, backoff, reconnect") {
+  int port;
+  {
+    FakeServer probe;  // find a free port, then free it
+    port = probe.port();
+    probe.StopListening();
+  }
+  ChannelOptions options;
+  options.backoff_initial = 200ms;
+  options.backoff_jitter = 0;
+  auto channel = Channel::Create("127.0.0.1:" + std::to_string(port), options);
+  Status first = Unary(*channel);
+  CHECK(first.code() == StatusCode::kUnavailable);
+  CHECK(first.message().find("127.0.0.1") != std::string::npos);
+  // In backoff: fails fast without trying.
+  const auto start = std::chrono::steady_clock::now();
+  Status second = Unary(*channel);
+  CHECK(second.code() == StatusCode::kUnavailable);
+  CHECK(second.message().find("reconnecting in") != std::string::npos);
+  CHECK(std::chrono::steady_clock::now() - start < 100ms);
+  // The server comes up; the first call after the backoff connects.
+  FakeServer::Options o;
+  o.port = port;
+  FakeServer server(o);
+  InstallEcho(server);
+  std::this_thread::sleep_for(250ms);
+  CHECK(Unary(*channel).ok());
+}
+
+TEST_CASE("client: destroying the Channel ends outstanding calls") {
+  FakeServer server;
+  StreamLog log(server);
+  auto channel = Channel::Create(server.target());
+  ClientContext context;
+  auto call = channel->StartCall(context, "/test.D/Bidi");
+  REQUIRE(call->Write("x"));
+  REQUIRE(WaitFor([&] { return log.size() == 1; }));
+  std::atomic<bool> read_returned{false};
+  std::thread reader([&] {
+    std::string m;
+    CHECK_FALSE(call->Read(&m));
+    read_returned = true;
+  });
+  std::this_thread::sleep_for(20ms);
+  channel.reset();
+  reader.join();
+  CHECK(read_returned);
+  // The call outlives its channel: every operation still returns, nothing crashes.
+  CHECK_FALSE(call->Write("y"));
+  CHECK_FALSE(call->WritesDone());
+  Status s = call->Finish();
+  CHECK(s.code() == StatusCode::kCancelled);
+}
+
+}  // namespace
+}  // namespace h2rpc::testing
