@@ -233,10 +233,22 @@ bool RawPeer::SendSettings(const std::vector<std::pair<uint16_t, uint32_t>>& set
 }
 
 bool RawPeer::SendHeaders(int32_t stream_id, const HeaderList& headers, bool end_stream) {
+  // Blocks larger than the server's SETTINGS_MAX_FRAME_SIZE (16 KiB) continue in CONTINUATION
+  // frames, as RFC 9113 §4.3 requires.
+  constexpr size_t kMax = 16384;
   const std::string block = EncodeHeaderBlock(headers);
-  return SendRaw(FrameBytes(kHeaders,
-                            static_cast<uint8_t>(kEndHeaders | (end_stream ? kEndStream : 0)),
-                            stream_id, block));
+  std::string_view rest = block;
+  std::string out;
+  bool first = true;
+  do {
+    const std::string_view piece = rest.substr(0, kMax);
+    rest.remove_prefix(piece.size());
+    uint8_t flags = rest.empty() ? kEndHeaders : 0;
+    if (first && end_stream) flags |= kEndStream;
+    out += FrameBytes(first ? kHeaders : kContinuation, flags, stream_id, piece);
+    first = false;
+  } while (!rest.empty());
+  return SendRaw(out);
 }
 
 bool RawPeer::SendData(int32_t stream_id, std::string_view data, bool end_stream) {

@@ -1,0 +1,79 @@
+// SECURITY.md item 1 — Rapid Reset (CVE-2023-44487) against a thread-per-call server:
+// 10k HEADERS+RST_STREAM pairs. nghttp2's reset rate limit answers with GOAWAY; the running
+// handlers never exceed the cap (a slot is held until the handler returns, not until the
+// stream closes); the thread count stays bounded; other connections keep working.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "tests/rpc/server_harness.h"
+
+namespace h2rpc::testing {
+namespace {
+
+TEST_CASE("attack: rapid reset — 10k HEADERS+RST_STREAM pairs") {
+  constexpr int kCap = 16;
+  constexpr int kIdle = 8;
+  RunningGauge gauge;
+  const int threads_before = ThreadCount();
+  ServerOptions options;
+  options.max_concurrent_calls = kCap;
+  options.max_idle_handler_threads = kIdle;
+  auto ts = StartServer([&](ServerBuilder& b) {
+    b.SetOptions(options);
+    // Each handler lingers after its stream is reset, as a careless handler would.
+    b.RegisterMethod("/t.R/Work", RpcKind::kUnary, [&](ServerContext& ctx, ServerCall&) {
+      gauge.Enter();
+      const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(20);
+      while (std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+      (void)ctx.IsCancelled();
+      gauge.Leave();
+      return Status();
+    });
+  });
+
+  RawPeer attacker(ts.port);
+  // One HEADERS (END_STREAM: the unary handler is dispatched at once) + RST_STREAM per stream.
+  constexpr int kPairs = 10000;
+  std::string batch;
+  int sent_pairs = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  int max_threads = 0;
+  while (sent_pairs < kPairs && !attacker.goaway_received() && !attacker.closed() &&
+         std::chrono::steady_clock::now() < deadline) {
+    batch.clear();
+    for (int i = 0; i < 100 && sent_pairs < kPairs; ++i, ++sent_pairs) {
+      const int32_t id = attacker.NextStreamId();
+      const std::string block = attacker.EncodeHeaderBlock(GrpcRequest("/t.R/Work"));
+      batch += RawPeer::FrameBytes(kHeaders, kEndHeaders | kEndStream, id, block);
+      batch += RawPeer::FrameBytes(kRstStream, 0, id, std::string("\0\0\0\x08", 4));
+    }
+    if (attacker.SendRawFor(batch, std::chrono::milliseconds(500)) < batch.size()) break;
+    attacker.RunUntil([] { return false; }, std::chrono::milliseconds(1));  // drain replies
+    max_threads = std::max(max_threads, ThreadCount());
+  }
+  attacker.RunUntil([&] { return attacker.goaway_received() || attacker.closed(); },
+                    std::chrono::seconds(5));
+  MESSAGE("pairs sent before GOAWAY: " << sent_pairs << ", handlers run: " << gauge.total.load()
+                                       << ", peak running: " << gauge.peak.load());
+  CHECK(attacker.goaway_received());
+  CHECK(sent_pairs < kPairs);  // the rate limit stopped it well before 10k
+  CHECK(gauge.peak.load() <= kCap);
+  // I/O thread + running (≤ cap) + idle (≤ kIdle) + a few threads on their way out.
+  CHECK(max_threads <= threads_before + 1 + kCap + kIdle + 4);
+
+  // Once the attacker's handlers have returned (the cap is global: while they run, new calls
+  // from anyone are refused), other clients are served.
+  REQUIRE(Eventually([&] { return gauge.now.load() == 0; }));
+  RawPeer honest(ts.port);
+  CHECK(honest.Unary("/t.R/Work", "").GrpcStatus().ok());
+  CHECK(Eventually([&] { return ThreadCount() <= threads_before + 1 + kIdle; }));
+}
+
+}  // namespace
+}  // namespace h2rpc::testing
