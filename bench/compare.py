@@ -640,6 +640,15 @@ SMOKE_EXTRA = {
 }
 
 
+def brief(run):
+    """One run's headline numbers, for the log and the report's list of runs."""
+    js = run.get("client")
+    if run.get("problems") or not js:
+        return "FAILED: " + "; ".join(run.get("problems", []))
+    return (f"{js['msgs_per_s']:.0f} ops/s, p50 {js['p50_us']:.0f} µs, p99 {js['p99_us']:.0f} µs, "
+            f"{js['cpu_us_per_op']:.1f} µs CPU/op")
+
+
 def median(xs):
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else None
@@ -716,12 +725,14 @@ def run_all(args):
                 for c, s in pairs:
                     run = pair_run(bins, c, s, scen, secs, warm)
                     R.add((key, c, s), run)
-                    log(f"compare:   {key} {c} -> {s}: " + ("; ".join(run["problems"]) or "ok"))
+                    log(f"compare:   {key} {c} -> {s}: ok, {brief(run)}" if not run["problems"]
+                        else f"compare:   {key} {c} -> {s}: " + "; ".join(run["problems"]))
             if not args.smoke and len(impls) == 2:
                 for key, c, s in CROSS:
                     run = pair_run(bins, c, s, SCENARIOS[key], secs, warm)
                     R.add((key, c, s), run)
-                    log(f"compare:   {key} {c} -> {s} (cross): " + ("; ".join(run["problems"]) or "ok"))
+                    log(f"compare:   {key} {c} -> {s} (cross): " +
+                        (f"ok, {brief(run)}" if not run["problems"] else "; ".join(run["problems"])))
             # (6)+(7) h2load and server CPU per call
             if shutil.which("h2load"):
                 for impl in order:
@@ -987,6 +998,11 @@ def write_report(args, table, R, sz, cg, impls, elapsed):
         table,
         "",
     ]
+    lines += ["<details><summary>Every run (scenario, client → server: ops/s, p50, p99, client "
+              "CPU per op), to judge the spread behind each median</summary>", ""]
+    for (key, c, srv), runs in R.runs.items():
+        lines.append(f"- {key}, {LABEL[c]} → {LABEL[srv]}: " + " | ".join(brief(r) for r in runs))
+    lines += ["", "</details>", ""]
     if R.problems:
         lines += ["Failed checks (their runs are left out of the figures):", ""]
         lines += [f"- {p}" for p in R.problems] + [""]
