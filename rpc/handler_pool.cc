@@ -11,52 +11,73 @@ HandlerPool::HandlerPool(uint32_t max_idle, Runner runner)
 
 HandlerPool::~HandlerPool() { Shutdown(); }
 
+void HandlerPool::Wake(Worker* worker) {
+  worker->woken.store(true, std::memory_order_release);
+  worker->word.Notify();  // one FUTEX_WAKE: the worker sleeps on its own word
+}
+
+HandlerPool::Worker* HandlerPool::AddSearcherLocked() {
+  ++searching_;
+  if (!idle_.empty()) {
+    Worker* w = idle_.back();
+    idle_.pop_back();
+    return w;
+  }
+  // Cold path: no idle thread. Created under the lock so that its handle is stored before the
+  // thread can exit and be joined by someone else.
+  auto owned = std::make_unique<Worker>();
+  Worker* w = owned.get();
+  workers_.push_back(std::move(owned));
+  const size_t live = live_.fetch_add(1, std::memory_order_acq_rel) + 1;
+  size_t peak = peak_.load(std::memory_order_relaxed);
+  while (live > peak && !peak_.compare_exchange_weak(peak, live)) {
+  }
+  w->thread = std::thread([this, w] { Loop(w); });
+  return nullptr;
+}
+
 void HandlerPool::Run(Task task) {
-  Worker* worker = nullptr;
+  Worker* to_wake = nullptr;
   std::vector<std::unique_ptr<Worker>> finished;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!idle_.empty()) {
-      worker = idle_.back();
-      idle_.pop_back();
-    } else {
-      // Cold path: no idle thread. The thread is created under the lock so that its handle is
-      // stored before it can possibly exit and be joined by someone else.
-      finished.swap(exited_);
-      auto owned = std::make_unique<Worker>();
-      Worker* w = owned.get();
-      w->task = std::move(task);
-      w->assigned.store(true, std::memory_order_relaxed);
-      workers_.push_back(std::move(owned));
-      const size_t live = live_.fetch_add(1, std::memory_order_acq_rel) + 1;
-      size_t peak = peak_.load(std::memory_order_relaxed);
-      while (live > peak && !peak_.compare_exchange_weak(peak, live)) {
-      }
-      w->thread = std::thread([this, w] { Loop(w); });
-    }
+    queue_.push_back(std::move(task));
+    // A searching worker will take it; otherwise get one searching.
+    if (searching_ == 0) to_wake = AddSearcherLocked();
+    if (!exited_.empty()) finished.swap(exited_);
   }
-  for (auto& w : finished) w->thread.join();  // threads that exited earlier; they are done
-  if (worker != nullptr) {
-    worker->task = std::move(task);
-    worker->assigned.store(true, std::memory_order_release);
-    worker->word.Notify();  // one FUTEX_WAKE: the idle thread sleeps on its own word
-  }
+  if (to_wake != nullptr) Wake(to_wake);
+  for (auto& w : finished) w->thread.join();  // threads that already returned from Loop
 }
 
 void HandlerPool::Loop(Worker* w) {
+  std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    w->word.WaitUntil([w] { return w->assigned.load(std::memory_order_acquire); });
-    w->assigned.store(false, std::memory_order_relaxed);
-    if (w->stop) break;
-    runner_(std::move(w->task));
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!stopping_ && idle_.size() < max_idle_) {
+    // Here the lock is held and this worker is counted in searching_.
+    if (queue_.empty()) {
+      --searching_;
+      if (stopping_ || idle_.size() >= max_idle_) break;  // enough sleepers already: exit
       idle_.push_back(w);
-      continue;
+      lock.unlock();
+      w->word.WaitUntil([w] { return w->woken.load(std::memory_order_acquire); });
+      w->woken.store(false, std::memory_order_relaxed);
+      lock.lock();
+      if (w->stop) break;  // Shutdown took it off idle_ (and did not count it as searching)
+      continue;            // the waker counted it in searching_
     }
-    break;  // enough idle threads already (or shutting down): this one exits
+    Task task = std::move(queue_.front());
+    queue_.pop_front();
+    --searching_;
+    // More calls wait and nobody else is looking: hand them to another thread before running
+    // this handler, which may block for as long as it likes.
+    Worker* helper = (!queue_.empty() && searching_ == 0) ? AddSearcherLocked() : nullptr;
+    lock.unlock();
+    if (helper != nullptr) Wake(helper);
+    runner_(std::move(task));
+    lock.lock();
+    ++searching_;
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  // Exit, lock held.
   auto it = std::find_if(workers_.begin(), workers_.end(),
                          [w](const std::unique_ptr<Worker>& p) { return p.get() == w; });
   exited_.push_back(std::move(*it));
@@ -71,23 +92,21 @@ void HandlerPool::Shutdown() {
     if (stopping_ && workers_.empty() && exited_.empty()) return;
     stopping_ = true;
     idle.swap(idle_);
+    for (Worker* w : idle) w->stop = true;
   }
-  for (Worker* w : idle) {
-    w->stop = true;
-    w->assigned.store(true, std::memory_order_release);
-    w->word.Notify();
-  }
-  // Running handlers finish on their own (the server cancelled their calls) and then exit.
+  for (Worker* w : idle) Wake(w);
+  // Running and searching workers finish what is queued (the server cancelled those calls, so
+  // their handlers return promptly) and then exit.
   for (;;) {
     std::vector<std::unique_ptr<Worker>> finished;
-    bool empty = false;
+    bool alive = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       finished.swap(exited_);
-      empty = workers_.empty();
+      alive = !workers_.empty();
     }
     for (auto& w : finished) w->thread.join();
-    if (empty) {
+    if (!alive) {
       std::lock_guard<std::mutex> lock(mu_);
       if (exited_.empty()) return;
       continue;
