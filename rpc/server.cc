@@ -171,13 +171,14 @@ void ServerImpl::RunCall(std::shared_ptr<ServerCallState> call) {
                       "the handler threw an exception that is not a std::exception");
     }
     if (status.ok() && !call->metadata_error.ok()) status = call->metadata_error;
+    // The slot is free once the handler has returned, whatever the stream is doing; and before
+    // the status goes out: a client that sees its stream close and, respecting
+    // MAX_CONCURRENT_STREAMS, opens the next one must find the slot free, not be refused.
+    running_.fetch_sub(1, std::memory_order_acq_rel);
     // Nothing is sent if the call is already over (cancelled, failed, deadline).
     call->Finish(status, call->trailing_metadata);
     call->context = nullptr;
   }
-  call.reset();
-  // The slot is free once the handler has returned, whatever the stream is doing.
-  running_.fetch_sub(1, std::memory_order_acq_rel);
 }
 
 void ServerImpl::Shutdown(std::chrono::system_clock::time_point deadline) {

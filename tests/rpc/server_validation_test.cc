@@ -274,7 +274,7 @@ TEST_CASE(
 }
 
 TEST_CASE("server: max send message size fails the call RESOURCE_EXHAUSTED") {
-  std::atomic<bool> write_result{true};
+  std::atomic<int> write_result{-1};  // -1 until the handler's second Write returned
   auto ts = StartServer([&](ServerBuilder& b) {
     b.SetMaxSendMessageSize(100);
     b.RegisterMethod("/pkg.Svc/Big", RpcKind::kServerStreaming,
@@ -282,13 +282,15 @@ TEST_CASE("server: max send message size fails the call RESOURCE_EXHAUSTED") {
                        std::string m;
                        call.Read(&m);
                        call.Write("small");
-                       write_result = call.Write(std::string(101, 'b'));
+                       write_result = call.Write(std::string(101, 'b')) ? 1 : 0;
                        return Status();
                      });
   });
   RawPeer peer(ts.port);
   StreamResult r = peer.Unary("/pkg.Svc/Big", "");
-  CHECK_FALSE(write_result.load());
+  // The status leaves while Write is still returning: wait for its result.
+  REQUIRE(Eventually([&] { return write_result.load() != -1; }));
+  CHECK(write_result.load() == 0);
   CHECK(r.Messages() == std::vector<std::string>{"small"});
   CHECK(r.GrpcStatus().code() == StatusCode::kResourceExhausted);
 }
