@@ -8,9 +8,9 @@
 #include <string>
 
 #include "codec/compression.h"
-#include "rpc/options.h"
 #include "codec/status.h"
 #include "rpc/metadata.h"
+#include "rpc/options.h"
 
 namespace h2rpc {
 
@@ -64,7 +64,9 @@ class ClientContext {
   void internal_bind(std::shared_ptr<internal::ClientCallState> call);
   Metadata& internal_initial_metadata() { return server_initial_metadata_; }
   Metadata& internal_trailing_metadata() { return server_trailing_metadata_; }
-  bool internal_cancel_requested() const { return cancel_requested_.load(std::memory_order_acquire); }
+  bool internal_cancel_requested() const {
+    return cancel_requested_.load(std::memory_order_acquire);
+  }
   const Status& internal_setup_error() const { return setup_error_; }
   void internal_set_last_message_compressed(bool compressed) {
     last_message_compressed_.store(compressed, std::memory_order_release);
