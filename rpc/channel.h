@@ -23,7 +23,8 @@ class ClientTransport;
 class Channel {
  public:
   /// Targets: "host:port", "[v6addr]:port", "localhost:port", "dns:host:port".
-  static std::shared_ptr<Channel> Create(const std::string& target, const ChannelOptions& options = {});
+  static std::shared_ptr<Channel> Create(const std::string& target,
+                                         const ChannelOptions& options = {});
   ~Channel();
   Channel(const Channel&) = delete;
   Channel& operator=(const Channel&) = delete;

@@ -64,7 +64,8 @@ class ClientWriter {
   ClientWriter(Channel& channel, std::string_view method, ClientContext& context,
                Response* response)
       : call_(channel.StartCall(context, method)),
-        parse_response_([response](const std::string& bytes) { return internal::Parse(bytes, response); }) {}
+        parse_response_(
+            [response](const std::string& bytes) { return internal::Parse(bytes, response); }) {}
   bool WaitForInitialMetadata() { return call_->WaitForInitialMetadata(); }
   bool Write(const Request& message, const WriteOptions& options = {}) {
     std::string bytes;

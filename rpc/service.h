@@ -99,7 +99,8 @@ class Service {
               [fn = std::move(fn)](ServerContext& ctx, ServerCall& call) -> Status {
                 std::string bytes;
                 if (!call.Read(&bytes)) {
-                  return Status(StatusCode::kInternal, "unary call ended without a request message");
+                  return Status(StatusCode::kInternal,
+                                "unary call ended without a request message");
                 }
                 Request request;
                 if (Status s = internal::Parse(bytes, &request); !s.ok()) return s;
@@ -108,7 +109,8 @@ class Service {
                 if (!status.ok()) return status;
                 std::string out;
                 if (Status s = internal::Serialize(response, &out); !s.ok()) return s;
-                if (!call.Write(out)) return Status(StatusCode::kCancelled, "call ended before the response was sent");
+                if (!call.Write(out))
+                  return Status(StatusCode::kCancelled, "call ended before the response was sent");
                 return status;
               });
   }
@@ -121,7 +123,8 @@ class Service {
               [fn = std::move(fn)](ServerContext& ctx, ServerCall& call) -> Status {
                 std::string bytes;
                 if (!call.Read(&bytes)) {
-                  return Status(StatusCode::kInternal, "server-streaming call ended without a request message");
+                  return Status(StatusCode::kInternal,
+                                "server-streaming call ended without a request message");
                 }
                 Request request;
                 if (Status s = internal::Parse(bytes, &request); !s.ok()) return s;
@@ -143,7 +146,8 @@ class Service {
                 if (!status.ok()) return status;
                 std::string out;
                 if (Status s = internal::Serialize(response, &out); !s.ok()) return s;
-                if (!call.Write(out)) return Status(StatusCode::kCancelled, "call ended before the response was sent");
+                if (!call.Write(out))
+                  return Status(StatusCode::kCancelled, "call ended before the response was sent");
                 return status;
               });
   }

@@ -7,8 +7,8 @@
 #include <netinet/tcp.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cstring>
 
@@ -17,7 +17,8 @@ namespace h2rpc::transport {
 namespace {
 
 Status Invalid(std::string_view what, std::string_view value) {
-  return Status(StatusCode::kInvalidArgument, std::string(what) + ": \"" + std::string(value) + "\"");
+  return Status(StatusCode::kInvalidArgument,
+                std::string(what) + ": \"" + std::string(value) + "\"");
 }
 
 StatusOr<HostPort> SplitHostPort(std::string_view text, bool allow_empty_host) {
@@ -34,7 +35,8 @@ StatusOr<HostPort> SplitHostPort(std::string_view text, bool allow_empty_host) {
   } else {
     size_t colon = text.rfind(':');
     if (colon == std::string_view::npos) return Invalid("missing port in address", original);
-    if (text.find(':') != colon) return Invalid("IPv6 addresses need brackets, as in [::1]:port", original);
+    if (text.find(':') != colon)
+      return Invalid("IPv6 addresses need brackets, as in [::1]:port", original);
     out.host = std::string(text.substr(0, colon));
     port_text = text.substr(colon + 1);
   }
@@ -125,13 +127,15 @@ StatusOr<std::vector<SocketAddress>> Resolve(const HostPort& host_port, bool pas
     std::stable_partition(out.begin(), out.end(),
                           [](const SocketAddress& a) { return a.family() == AF_INET6; });
   }
-  if (out.empty()) return Status(StatusCode::kUnavailable, "no address for \"" + host_port.host + "\"");
+  if (out.empty())
+    return Status(StatusCode::kUnavailable, "no address for \"" + host_port.host + "\"");
   return out;
 }
 
 StatusOr<int> StartConnect(const SocketAddress& address) {
   int fd = socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Status(StatusCode::kUnavailable, std::string("socket: ") + std::strerror(errno));
+  if (fd < 0)
+    return Status(StatusCode::kUnavailable, std::string("socket: ") + std::strerror(errno));
   SetCommonOptions(fd);
   int rc = connect(fd, reinterpret_cast<const sockaddr*>(&address.storage), address.length);
   if (rc != 0 && errno != EINPROGRESS) {
@@ -147,13 +151,15 @@ Status FinishConnect(int fd) {
   int err = 0;
   socklen_t len = sizeof err;
   if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-  if (err != 0) return Status(StatusCode::kUnavailable, std::string("connect failed: ") + std::strerror(err));
+  if (err != 0)
+    return Status(StatusCode::kUnavailable, std::string("connect failed: ") + std::strerror(err));
   return Status();
 }
 
 StatusOr<int> Listen(const SocketAddress& address, int* bound_port, int backlog) {
   int fd = socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return Status(StatusCode::kUnavailable, std::string("socket: ") + std::strerror(errno));
+  if (fd < 0)
+    return Status(StatusCode::kUnavailable, std::string("socket: ") + std::strerror(errno));
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   if (address.family() == AF_INET6) {

@@ -19,7 +19,8 @@ void OutputBuffer::AppendCopy(const uint8_t* data, size_t len) {
     Segment& last = segments_.back();
     // Only append to an owned segment whose unwritten bytes end at the string's end and that
     // has not been partially written (data must stay valid across the string's reallocation).
-    if (!last.owner && last.data == last.owned.data() && last.owned.size() + len <= kOwnedSegmentCapacity) {
+    if (!last.owner && last.data == last.owned.data() &&
+        last.owned.size() + len <= kOwnedSegmentCapacity) {
       last.owned.append(reinterpret_cast<const char*>(data), len);
       last.data = last.owned.data();
       last.len = last.owned.size();
@@ -37,7 +38,8 @@ void OutputBuffer::AppendCopy(const uint8_t* data, size_t len) {
   size_ += len;
 }
 
-void OutputBuffer::AppendRef(std::shared_ptr<const std::string> owner, const char* data, size_t len) {
+void OutputBuffer::AppendRef(std::shared_ptr<const std::string> owner, const char* data,
+                             size_t len) {
   if (len == 0) return;
   Segment seg;
   seg.owner = std::move(owner);
