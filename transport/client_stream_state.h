@@ -161,6 +161,7 @@ class ClientStreamState : public std::enable_shared_from_this<ClientStreamState>
     std::deque<std::shared_ptr<const std::string>> outgoing;
     size_t front_offset = 0;
     size_t outgoing_bytes = 0;   // queued, not yet reserved by nghttp2 for a DATA frame
+    size_t reserved_bytes = 0;   // reserved for a DATA frame nghttp2 packed, not yet sent
     size_t uncounted_bytes = 0;  // the unary request: never counted against send_budget
     bool half_close_requested = false;
     bool local_closed = false;   // END_STREAM sent

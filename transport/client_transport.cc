@@ -90,6 +90,29 @@ nghttp2_nv MakeNv(std::string_view name, std::string_view value) {
                     value.size(), NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
 }
 
+/// Stops sending on a stream that is still open in nghttp2. Bytes nghttp2 already reserved for
+/// a packed DATA frame stay: that frame's header is written, so its payload must follow.
+void DropQueuedMessages(ClientStreamState::IoState& io) {
+  size_t keep = io.front_offset + io.reserved_bytes;
+  size_t kept_messages = 0;
+  for (const auto& message : io.outgoing) {
+    if (keep == 0) break;
+    keep -= std::min(keep, message->size());
+    ++kept_messages;
+  }
+  io.outgoing.resize(kept_messages);
+  io.outgoing_bytes = 0;
+}
+
+/// Forgets everything queued once nghttp2 no longer knows the stream (or never did). Also
+/// breaks the cycle a unary request makes (it is an aliasing pointer to the state itself).
+void ReleaseQueuedMessages(ClientStreamState::IoState& io) {
+  io.outgoing.clear();
+  io.outgoing_bytes = 0;
+  io.reserved_bytes = 0;
+  io.front_offset = 0;
+}
+
 }  // namespace
 
 class ClientTransportImpl;
@@ -403,6 +426,7 @@ ssize_t ClientConnection::OnReadData(uint8_t*, size_t length, uint32_t* data_fla
   }
   const size_t n = std::min(length, io.outgoing_bytes);
   io.outgoing_bytes -= n;  // reserved for this frame; OnSendData takes exactly these bytes
+  io.reserved_bytes += n;
   *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
   if (io.outgoing_bytes == 0 && io.half_close_requested) {
     *data_flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -419,6 +443,7 @@ int ClientConnection::OnSendData(nghttp2_frame* frame, const uint8_t* frame_head
   // We never ask for padding (no select_padding_callback), so padlen is 0.
   (void)frame;
   output_.AppendCopy(frame_header, 9);
+  io.reserved_bytes -= std::min(io.reserved_bytes, length);
   size_t left = length;
   while (left > 0 && !io.outgoing.empty()) {
     const std::shared_ptr<const std::string>& front = io.outgoing.front();
@@ -580,9 +605,7 @@ void ClientConnection::HandleTrailers(ClientStreamState& stream) {
 
 void ClientConnection::CloseLocalSide(ClientStreamState& stream) {
   auto& io = stream.io;
-  io.outgoing.clear();
-  io.outgoing_bytes = 0;
-  io.front_offset = 0;
+  DropQueuedMessages(io);
   if (io.local_closed || io.stream_id <= 0) return;
   // PROTOCOL-HTTP2.md: a client that receives the status before it finished sending stops
   // sending and resets the stream with NO_ERROR.
@@ -658,6 +681,7 @@ int ClientConnection::OnStreamClose(int32_t stream_id, uint32_t error_code) {
   Unlink(stream);
   io.connection = nullptr;
   io.phase = ClientStreamState::IoState::Phase::kDone;
+  ReleaseQueuedMessages(io);
   if (!stream->finished()) {
     Status status;
     if (goaway_received_ && stream_id > goaway_last_stream_id_) {
@@ -850,6 +874,12 @@ void ClientTransportImpl::FinishStream(ClientStreamState& stream, Status status,
   if (io.phase == ClientStreamState::IoState::Phase::kWaiting) {
     io.phase = ClientStreamState::IoState::Phase::kDone;  // skipped when it reaches the front
   }
+  // Nothing more is sent for a finished call.
+  if (io.phase == ClientStreamState::IoState::Phase::kOpen) {
+    DropQueuedMessages(io);
+  } else {
+    ReleaseQueuedMessages(io);
+  }
   stream.Complete(std::move(status), drop_unread);
 }
 
@@ -858,9 +888,6 @@ void ClientTransportImpl::AbortStream(ClientStreamState& stream, Status status,
   if (stream.finished()) return;
   FinishStream(stream, std::move(status), /*drop_unread=*/true);
   auto& io = stream.io;
-  io.outgoing.clear();
-  io.outgoing_bytes = 0;
-  io.front_offset = 0;
   if (io.phase == ClientStreamState::IoState::Phase::kOpen && io.connection != nullptr) {
     nghttp2_submit_rst_stream(io.connection->session_.get(), NGHTTP2_FLAG_NONE, io.stream_id,
                               http2_error);
@@ -1243,6 +1270,7 @@ void ClientTransportImpl::CloseConnection(ClientConnection& connection, const St
     std::shared_ptr<ClientStreamState> keep = std::move(stream->io.self);
     stream->io.connection = nullptr;
     stream->io.phase = ClientStreamState::IoState::Phase::kDone;
+    ReleaseQueuedMessages(stream->io);
     FinishStream(*stream, status, /*drop_unread=*/false);
   }
   // No callbacks run from nghttp2_session_del; the streams are detached above.
