@@ -48,6 +48,10 @@ struct StreamLog {
       if (then) then(s);
     };
   }
+  ~StreamLog() {
+    // The server outlives the log: stop it calling into us (and order our reads after its writes).
+    server.RunOnServer([this] { server.on_headers = nullptr; });
+  }
   size_t size() {
     return server.Locked([&] { return streams.size(); });
   }
