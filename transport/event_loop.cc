@@ -75,11 +75,12 @@ void EventLoop::CancelTimer(TimerId id) {
 }
 
 void EventLoop::Wake() {
-  // seq_cst pairs with the store/load of sleeping_ in RunOnce (Dekker): either the loop sees the
-  // caller's queued work, or the caller sees the loop asleep and writes the eventfd.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (!sleeping_.load(std::memory_order_seq_cst)) return;
-  if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;
+  // One RMW on the shared state word orders this caller's queue push against the loop's
+  // announcement of sleep (both are read-modify-writes of state_, so they are totally ordered):
+  // either the loop's exchange reads our kAwake and then sees the pushed work, or we read its
+  // kSleeping and write the eventfd. Only the first waker after the loop went to sleep pays the
+  // syscall.
+  if (state_.exchange(kAwake, std::memory_order_acq_rel) != kSleeping) return;
   uint64_t one = 1;
   ssize_t n = write(wake_fd_, &one, sizeof one);
   (void)n;  // EAGAIN means the counter is already non-zero: the loop wakes anyway.
@@ -107,13 +108,12 @@ void EventLoop::RunOnce(std::chrono::milliseconds max_wait,
     if (ms < 0) ms = 0;
     if (ms < timeout_ms) timeout_ms = static_cast<int>(ms);
   }
-  sleeping_.store(true, std::memory_order_seq_cst);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  state_.exchange(kSleeping, std::memory_order_acq_rel);  // pairs with Wake()
   if (has_pending_work && has_pending_work()) timeout_ms = 0;
 
   epoll_event events[64];
   int n = epoll_wait(epoll_fd_, events, 64, timeout_ms);
-  sleeping_.store(false, std::memory_order_seq_cst);
+  state_.store(kAwake, std::memory_order_release);
   if (n < 0 && errno != EINTR) {
     std::perror("h2rpc: epoll_wait");
     n = 0;
@@ -124,7 +124,6 @@ void EventLoop::RunOnce(std::chrono::milliseconds max_wait,
       uint64_t count;
       ssize_t r = read(wake_fd_, &count, sizeof count);
       (void)r;
-      wake_pending_.store(false, std::memory_order_release);
       continue;
     }
     auto it = callbacks_.find(fd);

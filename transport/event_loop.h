@@ -42,7 +42,7 @@ class EventLoop {
 
   /// I/O thread. Waits for events (at most until the next timer, or `max_wait`), runs fd
   /// callbacks then due timers. `has_pending_work` is re-checked after announcing sleep so a
-  /// Push+Wake from another thread is never missed (Dekker handshake with Wake()).
+  /// Push+Wake from another thread is never missed (RMW handshake on one word with Wake()).
   void RunOnce(std::chrono::milliseconds max_wait, const std::function<bool()>& has_pending_work);
 
  private:
@@ -50,8 +50,9 @@ class EventLoop {
 
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
-  std::atomic<bool> sleeping_{false};
-  std::atomic<bool> wake_pending_{false};
+  /// kSleeping while the loop is in (or about to enter) epoll_wait; see Wake().
+  enum : uint8_t { kAwake = 0, kSleeping = 1 };
+  std::atomic<uint8_t> state_{kAwake};
   std::unordered_map<int, FdCallback> callbacks_;
   std::vector<FdCallback> retired_;
   std::multimap<Clock::time_point, TimerId> timers_by_time_;
