@@ -113,6 +113,11 @@ bool ServerImpl::shutdown_started() const {
   return shutdown_started_;
 }
 
+// One allocation per call: keep it within glibc's per-thread cache (tcache serves requests up to
+// 1032 bytes; make_shared adds its control block). Beyond it every call pays the slower arena
+// path, measured at ~1,000 instructions per call.
+static_assert(sizeof(ServerCallState) + 32 <= 1032, "ServerCallState outgrew malloc's tcache");
+
 std::shared_ptr<transport::ServerStream> ServerImpl::NewStream() {
   return std::make_shared<ServerCallState>(this);
 }
@@ -170,7 +175,7 @@ void ServerImpl::RunCall(std::shared_ptr<ServerCallState> call) {
       status = Status(StatusCode::kUnknown,
                       "the handler threw an exception that is not a std::exception");
     }
-    if (status.ok() && !call->metadata_error.ok()) status = call->metadata_error;
+    if (status.ok() && call->metadata_error) status = *call->metadata_error;
     // The slot is free once the handler has returned, whatever the stream is doing; and before
     // the status goes out: a client that sees its stream close and, respecting
     // MAX_CONCURRENT_STREAMS, opens the next one must find the slot free, not be refused.

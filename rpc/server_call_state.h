@@ -2,6 +2,7 @@
 // routed to, the handler-side response settings, lazily decoded client metadata.
 #pragma once
 
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -52,8 +53,9 @@ class ServerCallState final : public transport::ServerStream {
   std::optional<codec::Compression> requested_compression;
   bool compression_frozen = false;
   codec::HeaderList trailing_metadata;  // wire form
-  /// First invalid metadata the handler tried to add; the call ends INTERNAL with it.
-  Status metadata_error;
+  /// First invalid metadata the handler tried to add; the call ends INTERNAL with it. (A pointer:
+  /// the call state stays small enough for malloc's per-thread cache, see server.cc.)
+  std::unique_ptr<Status> metadata_error;
 
   /// Ends the call from the handler side with `status` (used for local failures: message too
   /// large to send, undecodable request). Read/Write return false afterwards.

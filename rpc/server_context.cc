@@ -26,7 +26,7 @@ bool Accept(internal::ServerCallState& call, const std::string& key, const std::
   Status s = codec::ValidateMetadataKey(key);
   if (s.ok()) s = codec::ValidateMetadataValue(key, value);
   if (s.ok()) return true;
-  if (call.metadata_error.ok()) call.metadata_error = std::move(s);
+  if (!call.metadata_error) call.metadata_error = std::make_unique<Status>(std::move(s));
   return false;
 }
 

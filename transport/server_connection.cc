@@ -355,7 +355,7 @@ void ServerConnection::EndWithStatus(ServerStream* s, const Status& status, int 
   s->cancelled_.store(true, std::memory_order_release);
   s->WakeAll();
   s->BuildTrailers(status, nullptr);
-  if (http_status != 200) s->io_http_status_ = std::to_string(http_status);
+  s->io_http_status_ = static_cast<uint16_t>(http_status);
   s->io_finish_ready_ = true;
   SubmitEnd(s, /*include_initial_metadata=*/false);
 }
@@ -377,6 +377,7 @@ int ServerConnection::OnBeginHeaders(const nghttp2_frame* frame) {
     Refuse(id);
     return 0;
   }
+  header_fields_ = 0;
   std::shared_ptr<ServerStream> stream = transport_->handler()->NewStream();
   stream->stream_id_ = id;
   stream->peer_ = peer_;
@@ -386,7 +387,6 @@ int ServerConnection::OnBeginHeaders(const nghttp2_frame* frame) {
   // at most 1 MiB: small enough to bound memory, large enough that a reader which keeps up
   // never costs a command per message.
   stream->consume_threshold_ = std::min<size_t>(options_.stream_window / 4, 1024 * 1024);
-  stream->io_request_headers_.reserve(16);
   Attach(stream);
   return 0;
 }
@@ -404,9 +404,15 @@ int ServerConnection::OnHeader(const nghttp2_frame* frame, const uint8_t* name, 
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   }
   if (frame->headers.cat == NGHTTP2_HCAT_REQUEST) {
-    s->io_request_headers_.emplace_back(
-        std::string(reinterpret_cast<const char*>(name), namelen),
-        std::string(reinterpret_cast<const char*>(value), valuelen));
+    const std::string_view n(reinterpret_cast<const char*>(name), namelen);
+    const std::string_view v(reinterpret_cast<const char*>(value), valuelen);
+    if (header_fields_ < header_block_.size()) {
+      header_block_[header_fields_].first.assign(n);  // reuses the string's capacity
+      header_block_[header_fields_].second.assign(v);
+    } else {
+      header_block_.emplace_back(n, v);
+    }
+    ++header_fields_;
   }
   return 0;
 }
@@ -440,15 +446,14 @@ int ServerConnection::OnFrameRecv(const nghttp2_frame* frame) {
 void ServerConnection::OnRequestHeaders(ServerStream* s) {
   // RFC 9113 §8.2.2: te may only be "trailers"; anything else makes the request malformed, a
   // stream error (what nghttp2's own checks did before we turned them off for the codec's).
-  for (const auto& [name, value] : s->io_request_headers_) {
+  header_block_.resize(header_fields_);
+  for (const auto& [name, value] : header_block_) {
     if (name == "te" && value != "trailers") {
-      codec::HeaderList().swap(s->io_request_headers_);
       Reset(s, NGHTTP2_PROTOCOL_ERROR);
       return;
     }
   }
-  auto result = codec::ValidateRequestHeaders(s->io_request_headers_);
-  codec::HeaderList().swap(s->io_request_headers_);
+  auto result = codec::ValidateRequestHeaders(header_block_);
   if (auto* error = std::get_if<codec::RequestError>(&result)) {
     EndWithStatus(s, error->status, error->http_status);
     return;
@@ -688,10 +693,13 @@ void ServerConnection::SubmitEnd(ServerStream* s, bool include_initial_metadata)
   if (!s->io_headers_submitted_) {
     // Trailers-Only: one HEADERS frame with END_STREAM carrying status and trailers.
     // A non-200 :status lives in the stream; nghttp2 copies it (the stream may go first).
-    if (s->io_http_status_.empty()) {
+    char status_text[8];
+    if (s->io_http_status_ == 200) {
       PushNv(nv_scratch_, ":status", "200", kNoCopy);
     } else {
-      PushNv(nv_scratch_, ":status", s->io_http_status_, NGHTTP2_NV_FLAG_NO_COPY_NAME);
+      const int n = std::snprintf(status_text, sizeof status_text, "%u", s->io_http_status_);
+      PushNv(nv_scratch_, ":status", std::string_view(status_text, static_cast<size_t>(n)),
+             NGHTTP2_NV_FLAG_NO_COPY_NAME);  // value copied by nghttp2 before submit returns
     }
     PushNv(nv_scratch_, "content-type", "application/grpc", kNoCopy);
     PushNv(nv_scratch_, "grpc-accept-encoding", codec::SupportedEncodingsHeader(), kNoCopy);

@@ -173,6 +173,11 @@ class ServerConnection {
   ServerStream* streams_ = nullptr;  // intrusive list of attached streams
   size_t stream_count_ = 0;
   std::vector<nghttp2_nv> nv_scratch_;
+  // The request header block being received. Header blocks never interleave (CONTINUATION
+  // frames must follow their HEADERS), so one buffer per connection serves every stream, and
+  // its strings keep their capacity from one request to the next: no allocation per header.
+  codec::HeaderList header_block_;
+  size_t header_fields_ = 0;
 
   friend class ServerIoThread;
 };

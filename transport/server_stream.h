@@ -156,8 +156,7 @@ class ServerStream : public std::enable_shared_from_this<ServerStream> {
   ServerStream* io_next_ = nullptr;
   std::chrono::steady_clock::time_point io_deadline_;
   size_t io_deadline_index_ = std::numeric_limits<size_t>::max();  // in the deadline heap
-  codec::HeaderList io_request_headers_;  // the request block until it is validated
-  size_t io_header_bytes_ = 0;            // size of the block being received (name+value+32)
+  size_t io_header_bytes_ = 0;  // size of the block being received (name+value+32)
   bool io_header_overflow_ = false;
   bool io_routed_ = false;           // headers validated and a handler found
   bool io_dispatch_at_end_ = false;  // unary/server-streaming: run once the request is complete
@@ -175,10 +174,10 @@ class ServerStream : public std::enable_shared_from_this<ServerStream> {
   std::optional<codec::Deframer> io_deframer_;
   // Messages waiting for nghttp2 to frame them (no-copy DATA references into them).
   std::vector<std::shared_ptr<const std::string>> io_outbox_;
-  size_t io_outbox_head_ = 0;    // first message not completely framed
-  size_t io_outbox_offset_ = 0;  // bytes of that message already framed
-  size_t io_outbox_bytes_ = 0;   // unframed bytes in the outbox
-  std::string io_http_status_;   // ":status" of an early non-gRPC answer (405, 415 ...)
+  size_t io_outbox_head_ = 0;      // first message not completely framed
+  size_t io_outbox_offset_ = 0;    // bytes of that message already framed
+  size_t io_outbox_bytes_ = 0;     // unframed bytes in the outbox
+  uint16_t io_http_status_ = 200;  // :status of the answer (405, 415 ... for non-gRPC requests)
 };
 
 }  // namespace h2rpc::transport
