@@ -256,16 +256,25 @@ int main(int argc, char** argv) {
   TestServiceImpl test_service;
   // Registered without overrides: its one method answers UNIMPLEMENTED.
   grpc::testing::UnimplementedService::Service unimplemented_service;
-  const std::string address = JoinHostPort(flags.Str("bind", "::"), *port);
+  // All interfaces by default: [::] (dual-stack), or 0.0.0.0 on a host without IPv6.
+  std::vector<std::string> binds = {flags.Str("bind")};
+  if (!flags.Has("bind")) binds = {"::", "0.0.0.0"};
+  std::unique_ptr<h2rpc::Server> server;
   int selected_port = 0;
-  h2rpc::ServerBuilder builder;
-  builder.AddListeningPort(address, &selected_port);
-  builder.RegisterService(&test_service);
-  builder.RegisterService(&unimplemented_service);
-  std::unique_ptr<h2rpc::Server> server = builder.BuildAndStart();
-  if (!server || selected_port == 0) {
-    std::fprintf(stderr, "h2rpc-interop-server: cannot listen on %s: %s\n", address.c_str(),
-                 builder.error().ToString().c_str());
+  std::string failures;
+  for (const std::string& bind : binds) {
+    const std::string address = JoinHostPort(bind, *port);
+    h2rpc::ServerBuilder builder;
+    builder.AddListeningPort(address, &selected_port);
+    builder.RegisterService(&test_service);
+    builder.RegisterService(&unimplemented_service);
+    server = builder.BuildAndStart();
+    if (server && selected_port != 0) break;
+    server.reset();
+    failures += (failures.empty() ? "" : "; ") + address + ": " + builder.error().ToString();
+  }
+  if (!server) {
+    std::fprintf(stderr, "h2rpc-interop-server: cannot listen on %s\n", failures.c_str());
     return 1;
   }
   std::printf("{\"impl\":\"h2rpc\",\"event\":\"listening\",\"port\":%d,\"tls\":false}\n",
