@@ -20,7 +20,7 @@ namespace {
 // ~20 µs); spinning that long first saves the futex sleep + wake (two syscalls, a context
 // switch) when the answer is about to arrive. Kept short: with few cores the spinner competes
 // with the very threads it waits for.
-constexpr int kSpinIterations = 200;
+constexpr int kSpinIterations = 100;
 
 inline void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -201,18 +201,16 @@ std::string ClientStreamState::peer() const {
 
 void ClientStreamState::FinishBeforeStart(Status status) { Complete(std::move(status), true); }
 
-void ClientStreamState::Complete(Status status, bool drop_unread) {
+void ClientStreamState::CompleteQuietly(Status status, bool drop_unread) {
   if (finished_.load(std::memory_order_relaxed)) return;
   status_ = std::move(status);
   drop_unread_ = drop_unread;
   finished_.store(true, std::memory_order_release);
-  signal_.Notify();
 }
 
 void ClientStreamState::PublishInitialMetadata(Metadata metadata) {
   initial_metadata_ = std::move(metadata);
   initial_metadata_ready_.store(true, std::memory_order_release);
-  signal_.Notify();
 }
 
 void ClientStreamState::PublishPeer(const std::string& peer) {
@@ -226,7 +224,6 @@ bool ClientStreamState::DeliverMessage(ReceivedMessage message) {
   // Count before publishing so the reader's subtraction never sees a negative balance.
   unread_bytes_.fetch_add(static_cast<int64_t>(message.wire_size), std::memory_order_seq_cst);
   messages_.Push(std::move(message));
-  signal_.Notify();
   return true;
 }
 

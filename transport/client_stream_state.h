@@ -7,16 +7,17 @@
 // futex (CallSignal), never on a lock shared with other calls.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "codec/compression.h"
 #include "codec/framing.h"
@@ -49,6 +50,40 @@ class CallSignal {
  private:
   std::atomic<uint32_t> sequence_{0};
   std::atomic<uint32_t> sleepers_{0};
+};
+
+/// FIFO of framed messages waiting for nghttp2: a vector and a read index. Unlike std::deque
+/// it allocates nothing until the first message (a deque allocates on construction, i.e. once
+/// per call), and a unary call's single message costs one small allocation.
+class OutgoingMessages {
+ public:
+  using Message = std::shared_ptr<const std::string>;
+  bool empty() const { return head_ == items_.size(); }
+  size_t size() const { return items_.size() - head_; }
+  const Message& front() const { return items_[head_]; }
+  void push_back(Message message) { items_.push_back(std::move(message)); }
+  void pop_front() {
+    items_[head_++].reset();
+    if (head_ == items_.size()) {
+      clear();
+    } else if (head_ >= 64 && head_ * 2 >= items_.size()) {
+      // Long-lived streams: reclaim the consumed prefix, amortized O(1) per message.
+      items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
+  }
+  /// Keeps only the first `count` queued messages.
+  void truncate(size_t count) { items_.resize(head_ + std::min(count, size())); }
+  void clear() {
+    items_.clear();
+    head_ = 0;
+  }
+  auto begin() const { return items_.begin() + static_cast<std::ptrdiff_t>(head_); }
+  auto end() const { return items_.end(); }
+
+ private:
+  std::vector<Message> items_;
+  size_t head_ = 0;
 };
 
 /// One received message waiting for Read(). `wire_size` (prefix + payload as received) is what
@@ -130,11 +165,18 @@ class ClientStreamState : public std::enable_shared_from_this<ClientStreamState>
 
   /// Stores the final outcome and wakes the caller. `drop_unread`: reads stop at once (local
   /// cancellation / failure) instead of draining what already arrived.
-  void Complete(Status status, bool drop_unread);
+  void Complete(Status status, bool drop_unread) {
+    CompleteQuietly(std::move(status), drop_unread);
+    WakeCaller();
+  }
+  // The I/O thread publishes quietly and wakes the caller once per batch of socket input
+  // (message + trailers usually arrive together: one wake-up, not two).
+  void CompleteQuietly(Status status, bool drop_unread);
   void PublishInitialMetadata(Metadata metadata);
   void PublishPeer(const std::string& peer);
   /// Returns false (and drops the message) if nobody will read it.
   bool DeliverMessage(ReceivedMessage message);
+  void WakeCaller() { signal_.Notify(); }
   bool reader_abandoned() const { return reader_abandoned_.load(std::memory_order_acquire); }
   bool cancel_requested() const { return cancel_requested_.load(std::memory_order_acquire); }
   /// Valid once cancel_requested().
@@ -156,9 +198,10 @@ class ClientStreamState : public std::enable_shared_from_this<ClientStreamState>
     ClientStreamState* prev = nullptr;  // the connection's list of open streams
     ClientStreamState* next = nullptr;
     EventLoop::TimerId deadline_timer = 0;
+    bool wake_pending = false;  // queued for the end-of-batch WakeCaller
     bool deadline_passed = false;
     /// Outgoing framed messages; `front_offset` bytes of the first are already with nghttp2.
-    std::deque<std::shared_ptr<const std::string>> outgoing;
+    OutgoingMessages outgoing;
     size_t front_offset = 0;
     size_t outgoing_bytes = 0;   // queued, not yet reserved by nghttp2 for a DATA frame
     size_t reserved_bytes = 0;   // reserved for a DATA frame nghttp2 packed, not yet sent
@@ -168,9 +211,6 @@ class ClientStreamState : public std::enable_shared_from_this<ClientStreamState>
     bool data_deferred = false;  // nghttp2 is waiting for resume_data
     std::string timeout_header;  // storage for grpc-timeout while HEADERS are pending
     /// Receiving.
-    codec::HeaderList headers;
-    size_t header_bytes = 0;
-    bool header_overflow = false;
     bool got_response_headers = false;
     bool got_trailers = false;
     std::optional<codec::Deframer> deframer;

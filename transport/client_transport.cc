@@ -100,7 +100,7 @@ void DropQueuedMessages(ClientStreamState::IoState& io) {
     keep -= std::min(keep, message->size());
     ++kept_messages;
   }
-  io.outgoing.resize(kept_messages);
+  io.outgoing.truncate(kept_messages);
   io.outgoing_bytes = 0;
 }
 
@@ -173,6 +173,11 @@ class ClientConnection {
   // Open streams (intrusive list through ClientStreamState::io).
   ClientStreamState* open_head_ = nullptr;
   size_t open_count_ = 0;
+  // The header block being received. HTTP/2 never interleaves header blocks (HEADERS and its
+  // CONTINUATIONs are contiguous), so one list per connection serves every stream and keeps
+  // its capacity from call to call.
+  codec::HeaderList header_block_;
+  size_t header_block_bytes_ = 0;
   bool goaway_received_ = false;
   int32_t goaway_last_stream_id_ = 0;
   uint32_t goaway_error_ = 0;
@@ -206,6 +211,9 @@ class ClientTransportImpl {
 
   // Calls.
   void FinishStream(ClientStreamState& stream, Status status, bool drop_unread);
+  /// Queues the caller's wake-up for the end of the current batch (FlushWakes).
+  void WakeLater(ClientStreamState& stream);
+  void FlushWakes();
   /// Ends the call locally and, if it is on the wire, resets the stream with `http2_error`.
   void AbortStream(ClientStreamState& stream, Status status, uint32_t http2_error);
   void ResumeData(ClientStreamState& stream);
@@ -266,6 +274,7 @@ class ClientTransportImpl {
   std::mutex resolver_mutex_;  // guards resolver_result_ (cold path, once per resolution)
   std::optional<StatusOr<std::vector<SocketAddress>>> resolver_result_;
 
+  std::vector<std::shared_ptr<ClientStreamState>> to_wake_;
   std::vector<uint8_t> read_buffer_;
   std::vector<nghttp2_nv> nv_scratch_;
 };
@@ -467,10 +476,8 @@ int ClientConnection::OnSendData(nghttp2_frame* frame, const uint8_t* frame_head
 
 int ClientConnection::OnBeginHeaders(const nghttp2_frame* frame) {
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;
-  ClientStreamState* stream = StreamFor(frame->hd.stream_id);
-  if (stream == nullptr) return 0;
-  stream->io.headers.clear();
-  stream->io.header_bytes = 0;
+  header_block_.clear();
+  header_block_bytes_ = 0;
   return 0;
 }
 
@@ -479,12 +486,11 @@ int ClientConnection::OnHeader(const nghttp2_frame* frame, std::string_view name
   if (frame->hd.type != NGHTTP2_HEADERS) return 0;
   ClientStreamState* stream = StreamFor(frame->hd.stream_id);
   if (stream == nullptr) return 0;
-  auto& io = stream->io;
   // nghttp2 advertises SETTINGS_MAX_HEADER_LIST_SIZE but does not enforce it: we do.
   // TEMPORAL_CALLBACK_FAILURE resets only this stream and keeps HPACK in sync.
-  io.header_bytes += codec::HeaderFieldSize(name, value);
+  header_block_bytes_ += codec::HeaderFieldSize(name, value);
   const size_t limit = owner_.options_.limits.max_header_list_size;
-  if (io.header_bytes > limit) {
+  if (header_block_bytes_ > limit) {
     owner_.FinishStream(
         *stream,
         Status(StatusCode::kResourceExhausted,
@@ -493,7 +499,7 @@ int ClientConnection::OnHeader(const nghttp2_frame* frame, std::string_view name
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   }
   if (stream->finished()) return 0;
-  io.headers.emplace_back(std::string(name), std::string(value));
+  header_block_.emplace_back(std::string(name), std::string(value));
   return 0;
 }
 
@@ -542,15 +548,11 @@ int ClientConnection::OnFrameRecv(const nghttp2_frame* frame) {
 void ClientConnection::HandleResponseHeaders(ClientStreamState& stream, bool end_stream) {
   auto& io = stream.io;
   // 1xx informational responses precede the real one; skip them.
-  for (const auto& [name, value] : io.headers) {
-    if (name == ":status" && value.size() == 3 && value[0] == '1' && !end_stream) {
-      io.headers.clear();
-      return;
-    }
+  for (const auto& [name, value] : header_block_) {
+    if (name == ":status" && value.size() == 3 && value[0] == '1' && !end_stream) return;
   }
   io.got_response_headers = true;
-  StatusOr<codec::ResponseHead> head = codec::ValidateResponseHeaders(io.headers, false);
-  io.headers.clear();
+  StatusOr<codec::ResponseHead> head = codec::ValidateResponseHeaders(header_block_, false);
   if (!head.ok()) {
     // Not a gRPC response (e.g. :status 503 from a proxy): the block decides the status.
     owner_.AbortStream(stream, head.status(), codec::kHttp2Cancel);
@@ -577,13 +579,13 @@ void ClientConnection::HandleResponseHeaders(ClientStreamState& stream, bool end
   io.deframer.emplace(stream.max_receive_message_size,
                       io.receive_compression != codec::Compression::kIdentity);
   stream.PublishInitialMetadata(std::move(metadata));
+  owner_.WakeLater(stream);
 }
 
 void ClientConnection::HandleTrailers(ClientStreamState& stream) {
   auto& io = stream.io;
   io.got_trailers = true;
-  StatusOr<codec::ResponseHead> head = codec::ValidateResponseHeaders(io.headers, true);
-  io.headers.clear();
+  StatusOr<codec::ResponseHead> head = codec::ValidateResponseHeaders(header_block_, true);
   Status status;
   Metadata metadata;
   if (!head.ok()) {
@@ -651,7 +653,7 @@ void ClientConnection::DeliverMessages(ClientStreamState& stream, const uint8_t*
       } else {
         received.payload = std::move(message->payload);
       }
-      stream.DeliverMessage(std::move(received));
+      if (stream.DeliverMessage(std::move(received))) owner_.WakeLater(stream);
     }
     if (deframer.failed()) {
       owner_.AbortStream(stream, deframer.status(), codec::kHttp2Cancel);
@@ -768,14 +770,31 @@ void ClientTransportImpl::Run() {
       return more_work_ || !queue_.Empty() || shutdown_requested_.load(std::memory_order_acquire);
     });
     more_work_ = false;
+    FlushWakes();  // what the socket brought: wake its callers before we write
     DrainCommands();
     ReapConnections();
     ServeWaiting();
     if (current_) Pump(*current_);
     for (auto& connection : draining_) Pump(*connection);
     ReapConnections();
+    FlushWakes();
   }
   ShutdownAll();
+  FlushWakes();
+}
+
+void ClientTransportImpl::WakeLater(ClientStreamState& stream) {
+  if (stream.io.wake_pending) return;
+  stream.io.wake_pending = true;
+  to_wake_.push_back(stream.shared_from_this());
+}
+
+void ClientTransportImpl::FlushWakes() {
+  for (auto& stream : to_wake_) {
+    stream->io.wake_pending = false;
+    stream->WakeCaller();
+  }
+  to_wake_.clear();
 }
 
 void ClientTransportImpl::DrainCommands() {
@@ -826,7 +845,7 @@ void ClientTransportImpl::HandleStart(std::shared_ptr<ClientStreamState> stream)
   }
   if (stream->has_first_message) {
     // Aliasing shared_ptr: the request lives inside the call state, no second allocation.
-    io.outgoing.emplace_back(stream, &stream->first_message);
+    io.outgoing.push_back(std::shared_ptr<const std::string>(stream, &stream->first_message));
     io.outgoing_bytes += stream->first_message.size();
     io.uncounted_bytes = stream->first_message.size();
   }
@@ -880,7 +899,8 @@ void ClientTransportImpl::FinishStream(ClientStreamState& stream, Status status,
   } else {
     ReleaseQueuedMessages(io);
   }
-  stream.Complete(std::move(status), drop_unread);
+  stream.CompleteQuietly(std::move(status), drop_unread);
+  WakeLater(stream);
 }
 
 void ClientTransportImpl::AbortStream(ClientStreamState& stream, Status status,
