@@ -276,7 +276,11 @@ void FakeServer::Accept() {
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(callbacks, DataChunk);
     nghttp2_session_callbacks_set_on_stream_close_callback(callbacks, StreamClose);
     nghttp2_session_callbacks_set_on_frame_send_callback(callbacks, FrameSend);
-    nghttp2_session_server_new(&connection->session, callbacks, connection.get());
+    nghttp2_option* option;
+    nghttp2_option_new(&option);
+    if (!options_.return_window) nghttp2_option_set_no_auto_window_update(option, 1);
+    nghttp2_session_server_new2(&connection->session, callbacks, connection.get(), option);
+    nghttp2_option_del(option);
     nghttp2_session_callbacks_del(callbacks);
     std::vector<nghttp2_settings_entry> settings;
     if (options_.max_concurrent_streams != 0) {

@@ -1,6 +1,10 @@
 // Client behaviour against a scriptable raw HTTP/2 server (FakeServer): what the client puts on
 // the wire, and how it maps every kind of response — including broken ones — to a Status.
 #include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
 
 #include <atomic>
 #include <chrono>
@@ -663,6 +667,88 @@ TEST_CASE("client: compression both ways") {
     CHECK(received[1] == "as is");
   }
 }
+
+TEST_CASE("client: Write() blocks once the send budget is queued, until the call ends") {
+  FakeServer::Options o;
+  o.initial_window_size = 64 * 1024;
+  o.return_window = false;  // the server never reads: only 64 KiB can leave the client
+  FakeServer server(o);
+  StreamLog log(server);
+  ChannelOptions options;
+  options.stream_send_budget = 256 * 1024;
+  auto channel = Channel::Create(server.target(), options);
+  const std::string chunk(32 * 1024, 'b');
+
+  SUBCASE("ended by TryCancel") {
+    ClientContext context;
+    auto call = channel->StartCall(context, "/test.W/ClientStream");
+    std::atomic<int> written{0};
+    std::thread writer([&] {
+      while (call->Write(chunk)) written.fetch_add(1);
+    });
+    // It stalls: window (64 KiB) + budget (256 KiB) + the one message that crossed it.
+    REQUIRE(WaitFor([&] { return written.load() >= 8; }));
+    std::this_thread::sleep_for(200ms);
+    const int stalled = written.load();
+    CHECK(stalled <= (64 + 256) / 32 + 2);
+    std::this_thread::sleep_for(100ms);
+    CHECK(written.load() == stalled);
+    context.TryCancel();
+    writer.join();  // the blocked Write returned false
+    CHECK(call->Finish().code() == StatusCode::kCancelled);
+  }
+  SUBCASE("ended by the deadline") {
+    ClientContext context;
+    context.set_timeout(300ms);
+    auto call = channel->StartCall(context, "/test.W/ClientStream");
+    int written = 0;
+    while (call->Write(chunk)) ++written;
+    CHECK(written <= (64 + 256) / 32 + 2);
+    CHECK(call->Finish().code() == StatusCode::kDeadlineExceeded);
+  }
+}
+
+TEST_CASE("client: a response in an encoding we do not support fails the call") {
+  FakeServer server;
+  server.on_end = [&](Stream& s) {
+    server.SendOkHeaders(s, {{"grpc-encoding", "snappy"}});
+    server.SendMessage(s, "??", /*compressed_flag=*/true);
+    server.SendStatus(s, 0);
+  };
+  auto channel = Channel::Create(server.target());
+  Status s = Unary(*channel);
+  CHECK_FALSE(s.ok());
+  CHECK((s.code() == StatusCode::kUnimplemented || s.code() == StatusCode::kInternal));
+}
+
+#if !defined(NDEBUG) && !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
+TEST_CASE("client: two concurrent readers on one call trip the debug assertion") {
+  // In a child process: the assertion aborts it.
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    // Die of the abort itself (not doctest's crash report), quietly.
+    std::signal(SIGABRT, SIG_DFL);
+    freopen("/dev/null", "w", stderr);
+    FakeServer server;  // never answers
+    auto channel = Channel::Create(server.target());
+    ClientContext context;
+    auto call = channel->StartCall(context, "/test.A/Bidi");
+    std::thread first([&] {
+      std::string m;
+      call->Read(&m);
+    });
+    std::this_thread::sleep_for(100ms);
+    std::string m;
+    call->Read(&m);  // the second reader: abort()
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  CHECK(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGABRT);
+}
+#endif
 
 TEST_CASE("client: a slow reader holds the server to the stream window") {
   FakeServer server;
