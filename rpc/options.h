@@ -43,22 +43,38 @@ struct ChannelOptions {
 
 /// Settings of a Server. Each limit is enforced, and advertised where HTTP/2 has a setting.
 struct ServerOptions {
+  /// Largest request message accepted, checked from the length prefix before any allocation and
+  /// again after decompression (gRPC's default: 4 MiB); larger → RESOURCE_EXHAUSTED.
   uint32_t max_receive_message_size = 4 * 1024 * 1024;
+  /// Largest response message a handler may write; larger → the call ends RESOURCE_EXHAUSTED.
   uint32_t max_send_message_size = 0x7fffffff;
   /// Handlers running at once (each on its own pooled thread). The server advertises the same
   /// number as SETTINGS_MAX_CONCURRENT_STREAMS per connection; across connections, calls beyond
-  /// it are refused with RST_STREAM(REFUSED_STREAM).
+  /// it are refused with RST_STREAM(REFUSED_STREAM). A slot is held until the handler returns,
+  /// so this also bounds the threads a Rapid Reset can keep busy. 256: enough that a few busy
+  /// connections rarely hit it, few enough that a thread each is cheap.
   uint32_t max_concurrent_calls = 256;
-  /// Idle handler threads kept for reuse.
+  /// Idle handler threads kept for reuse; beyond it a thread that finishes exits. 32 covers the
+  /// usual burst without keeping hundreds of stacks after a peak.
   uint32_t max_idle_handler_threads = 32;
-  /// I/O threads running nghttp2 server sessions (connections spread round-robin).
+  /// I/O threads running nghttp2 server sessions (connections spread round-robin). One is
+  /// enough for tens of thousands of calls per second; handlers do the per-call work.
   uint32_t io_threads = 1;
-  /// Compression of responses unless a ServerContext says otherwise.
+  /// Compression of responses unless a ServerContext says otherwise (and if the client accepts
+  /// it). Identity: compressing small messages costs more CPU than it saves.
   Compression default_compression = Compression::kIdentity;
+  /// Per-stream receive window we advertise. 4 MiB lets one 4 MiB request arrive without a
+  /// round trip; window is given back as the handler reads, so unread data per call stays below
+  /// about this plus a quarter of it.
   uint32_t stream_window = 4 * 1024 * 1024;
+  /// Connection receive window (sent as WINDOW_UPDATE; RFC 9113 starts it at 64 KiB). Given back
+  /// as soon as data arrives: per-stream windows bound memory, this only must not stall streams.
   uint32_t connection_window = 16 * 1024 * 1024;
+  /// Bytes a handler may have queued on one stream and not yet framed by nghttp2 (its window or
+  /// the socket is full): Write() blocks above it, bounded by the deadline or cancellation.
   uint32_t stream_send_budget = 256 * 1024;
-  /// SETTINGS_MAX_HEADER_LIST_SIZE advertised and enforced on receive (name + value + 32 each).
+  /// SETTINGS_MAX_HEADER_LIST_SIZE advertised and enforced on receive (name + value + 32 each);
+  /// 8 KiB as grpc-go and most proxies; a request over it fails alone (RST_STREAM).
   uint32_t max_header_list_size = 8 * 1024;
 };
 
