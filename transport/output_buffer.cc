@@ -10,6 +10,8 @@ namespace h2rpc::transport {
 namespace {
 // Owned segments grow up to this before a new one starts; keeps coalescing cheap.
 constexpr size_t kOwnedSegmentCapacity = 16 * 1024;
+// First allocation of an owned segment; coalesced appends grow it up to the capacity above.
+constexpr size_t kInitialOwnedCapacity = 256;
 constexpr int kMaxIov = 64;
 }  // namespace
 
@@ -29,7 +31,10 @@ void OutputBuffer::AppendCopy(const uint8_t* data, size_t len) {
     }
   }
   Segment seg;
-  seg.owned.reserve(len < kOwnedSegmentCapacity ? kOwnedSegmentCapacity : len);
+  // Start small and let appends grow the string: with no-copy DATA, owned segments (frame
+  // headers) alternate with referenced payloads, and reserving the full 16 KiB for each 9-byte
+  // header made a 1 MiB response allocate another 1 MiB of capacity it never used.
+  seg.owned.reserve(len < kInitialOwnedCapacity ? kInitialOwnedCapacity : len);
   seg.owned.assign(reinterpret_cast<const char*>(data), len);
   segments_.push_back(std::move(seg));
   Segment& back = segments_.back();
