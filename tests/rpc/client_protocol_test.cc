@@ -133,6 +133,29 @@ TEST_CASE("client: target forms") {
     CHECK(Unary(*Channel::Create("dns:127.0.0.1:" + std::to_string(server.port()))).ok());
     CHECK(Unary(*Channel::Create("dns:///localhost:" + std::to_string(server.port()))).ok());
   }
+  SUBCASE("a name resolved off the I/O thread") {
+    // Not "localhost" and not numeric: resolution goes to the helper thread. The machine's own
+    // host name normally resolves to a loopback address through /etc/hosts.
+    char name[256] = {};
+    gethostname(name, sizeof name - 1);
+    FakeServer server;
+    InstallEcho(server);
+    ChannelOptions options;
+    options.connect_timeout = 5s;
+    auto channel =
+        Channel::Create(std::string(name) + ":" + std::to_string(server.port()), options);
+    Status s = Unary(*channel);
+    if (!s.ok()) MESSAGE("host name " << name << " does not reach 127.0.0.1 here: " << s);
+    CHECK((s.ok() || s.code() == StatusCode::kUnavailable));
+  }
+  SUBCASE("an unknown name fails UNAVAILABLE") {
+    ChannelOptions options;
+    options.connect_timeout = 5s;
+    auto channel = Channel::Create("no-such-host.invalid:4321", options);
+    Status s = Unary(*channel);
+    CHECK(s.code() == StatusCode::kUnavailable);
+    CHECK(s.message().find("no-such-host.invalid") != std::string::npos);
+  }
   SUBCASE("a bad target fails calls UNAVAILABLE") {
     auto channel = Channel::Create("no-port-here");
     Status s = Unary(*channel);
