@@ -983,7 +983,9 @@ void ClientTransportImpl::SubmitStream(ClientConnection& connection,
     // The time left now, not at the call's start: time spent waiting for a slot counts.
     const auto left = *stream->deadline - Clock::now();
     if (left <= Clock::duration::zero()) {
-      OnDeadline(*stream);
+      // Due, but its timer has not run yet: end the call here (which also cancels the timer).
+      stream->io.deadline_passed = true;
+      FinishStream(*stream, Status(StatusCode::kDeadlineExceeded, "deadline exceeded"), true);
       return;
     }
     io.timeout_header =
@@ -991,6 +993,24 @@ void ClientTransportImpl::SubmitStream(ClientConnection& connection,
     nv_scratch_.push_back(MakeNv("grpc-timeout", io.timeout_header));
   }
   for (const auto& [key, value] : stream->metadata) nv_scratch_.push_back(MakeNv(key, value));
+  // The server said how large a header list it accepts; more would only get the stream (or
+  // the connection) refused, so fail the call here, before anything is sent.
+  const uint32_t peer_limit = nghttp2_session_get_remote_settings(
+      connection.session_.get(), NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE);
+  size_t list_size = 0;
+  for (const nghttp2_nv& nv : nv_scratch_)
+    list_size += codec::HeaderFieldSize(
+        std::string_view(reinterpret_cast<const char*>(nv.name), nv.namelen),
+        std::string_view(reinterpret_cast<const char*>(nv.value), nv.valuelen));
+  if (list_size > peer_limit) {
+    FinishStream(*stream,
+                 Status(StatusCode::kInternal, "request metadata of " + std::to_string(list_size) +
+                                                   " bytes exceeds the server's limit of " +
+                                                   std::to_string(peer_limit) +
+                                                   " bytes (SETTINGS_MAX_HEADER_LIST_SIZE)"),
+                 true);
+    return;
+  }
 
   nghttp2_data_provider provider;
   provider.source.ptr = stream.get();
