@@ -288,6 +288,9 @@ void FakeServer::Accept() {
           {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, options_.max_concurrent_streams});
     }
     settings.push_back({NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, options_.initial_window_size});
+    if (options_.max_header_list_size != 0) {
+      settings.push_back({NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, options_.max_header_list_size});
+    }
     nghttp2_submit_settings(connection->session, NGHTTP2_FLAG_NONE, settings.data(),
                             settings.size());
     connections_.push_back(std::move(connection));

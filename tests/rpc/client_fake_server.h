@@ -67,6 +67,8 @@ class FakeServer {
     uint32_t max_concurrent_streams = 0;
     /// SETTINGS_INITIAL_WINDOW_SIZE for request bodies.
     uint32_t initial_window_size = 4 * 1024 * 1024;
+    /// SETTINGS_MAX_HEADER_LIST_SIZE to advertise; 0 advertises none.
+    uint32_t max_header_list_size = 0;
     /// false: never give flow-control window back (a peer that stops reading).
     bool return_window = true;
     /// Listen on "127.0.0.1" or "::1".

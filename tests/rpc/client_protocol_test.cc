@@ -190,6 +190,24 @@ TEST_CASE("client: invalid metadata fails INTERNAL before anything is sent") {
   CHECK(log.size() == 1);       // and only that call reached the server
 }
 
+TEST_CASE("client: request metadata over the server's MAX_HEADER_LIST_SIZE fails before sending") {
+  FakeServer::Options o;
+  o.max_header_list_size = 4096;
+  FakeServer server(o);
+  InstallEcho(server);
+  StreamLog log(server);
+  auto channel = Channel::Create(server.target());
+  CHECK(Unary(*channel).ok());  // connected: the server's SETTINGS are known
+  ClientContext context;
+  context.AddMetadata("x-big", std::string(5000, 'v'));
+  std::string reply;
+  Status s = channel->UnaryCall(context, "/test.Echo/Unary", "x", &reply);
+  CHECK(s.code() == StatusCode::kInternal);
+  CHECK(s.message().find("4096") != std::string::npos);
+  CHECK(log.size() == 1);
+  CHECK(Unary(*channel).ok());
+}
+
 TEST_CASE("client: metadata from the server, initial and trailing, -bin decoded") {
   FakeServer server;
   const std::string binary("\x00\x01\xfe\xff", 4);
@@ -438,6 +456,54 @@ TEST_CASE("client: deadlines") {
     context.set_timeout(50ms);
     CHECK(Unary(*channel, "x", nullptr, &context).code() == StatusCode::kDeadlineExceeded);
   }
+}
+
+TEST_CASE("client: calls waiting for a stream slot end by their deadline or cancel") {
+  FakeServer::Options o;
+  o.max_concurrent_streams = 1;
+  FakeServer server(o);
+  StreamLog log(server);  // holds the first call open
+  auto channel = Channel::Create(server.target());
+  ClientContext holder_context;
+  auto holder = channel->StartCall(holder_context, "/test.Slot/Hold");
+  REQUIRE(holder->Write("x"));
+  REQUIRE(WaitFor([&] { return log.size() == 1; }));
+  {
+    ClientContext context;
+    context.set_timeout(100ms);
+    CHECK(Unary(*channel, "x", nullptr, &context).code() == StatusCode::kDeadlineExceeded);
+  }
+  {
+    ClientContext context;
+    std::thread canceller([&] {
+      std::this_thread::sleep_for(50ms);
+      context.TryCancel();
+    });
+    CHECK(Unary(*channel, "x", nullptr, &context).code() == StatusCode::kCancelled);
+    canceller.join();
+  }
+  // Many waiters expire together, in and out of order with their start.
+  std::vector<std::thread> waiters;
+  std::atomic<int> expired{0};
+  for (int i = 0; i < 20; ++i) {
+    waiters.emplace_back([&, i] {
+      ClientContext context;
+      context.set_timeout(std::chrono::milliseconds(20 + (i * 7) % 60));
+      if (Unary(*channel, "x", nullptr, &context).code() == StatusCode::kDeadlineExceeded) {
+        expired.fetch_add(1);
+      }
+    });
+  }
+  for (auto& t : waiters) t.join();
+  CHECK(expired == 20);
+  CHECK(log.size() == 1);  // none of them reached the server
+  // Free the slot: the next call goes through.
+  server.RunOnServer([&] {
+    InstallEcho(server);
+    server.SendStatus(*log.streams[0], 0);
+  });
+  CHECK(holder->Finish().ok());
+  CHECK(Unary(*channel).ok());
 }
 
 TEST_CASE("client: cancellation") {
@@ -867,7 +933,6 @@ TEST_CASE("client: connection failure, backoff, reconnect") {
   {
     FakeServer probe;  // find a free port, then free it
     port = probe.port();
-    probe.StopListening();
   }
   ChannelOptions options;
   options.backoff_initial = 200ms;
