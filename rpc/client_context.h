@@ -65,7 +65,9 @@ class ClientContext {
   Metadata& internal_initial_metadata() { return server_initial_metadata_; }
   Metadata& internal_trailing_metadata() { return server_trailing_metadata_; }
   bool internal_cancel_requested() const {
-    return cancel_requested_.load(std::memory_order_acquire);
+    // seq_cst: the channel's check after internal_bind and TryCancel's check of the bound call
+    // form a Dekker handshake (store, then load the other's flag); acquire would not suffice.
+    return cancel_requested_.load(std::memory_order_seq_cst);
   }
   const Status& internal_setup_error() const { return setup_error_; }
   void internal_set_last_message_compressed(bool compressed) {
