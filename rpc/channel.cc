@@ -1,5 +1,6 @@
 #include "rpc/channel.h"
 
+#include <algorithm>
 #include <cstring>
 #include <utility>
 
@@ -19,8 +20,10 @@ constexpr char kUserAgent[] = "h2rpc-cpp/0.1.0";
 
 transport::ClientTransportOptions TransportOptions(const ChannelOptions& options) {
   transport::ClientTransportOptions out;
-  out.stream_window = options.stream_window;
-  out.connection_window = options.connection_window;
+  // HTTP/2 windows are 31-bit; below 64 KiB (the protocol's default) nothing is gained.
+  auto window = [](uint32_t w) { return std::clamp<uint32_t>(w, 65535, 0x7fffffff); };
+  out.stream_window = window(options.stream_window);
+  out.connection_window = window(options.connection_window);
   out.connect_timeout = options.connect_timeout;
   out.backoff_initial = options.backoff_initial;
   out.backoff_multiplier = options.backoff_multiplier;
@@ -63,7 +66,7 @@ Status PrepareCall(ClientContext& context, const ChannelOptions& options,
   call.send_budget = options.stream_send_budget;
   // Give window back at once while at most half a window is unread: readers that keep up
   // never cost a command; a slow one holds the server to window + this much.
-  call.consume_threshold = options.stream_window / 2;
+  call.consume_threshold = std::clamp<uint32_t>(options.stream_window, 65535, 0x7fffffff) / 2;
   return Status();
 }
 
