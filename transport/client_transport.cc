@@ -1214,6 +1214,9 @@ void ClientTransportImpl::ReadSocket(ClientConnection& connection) {
     }
     if (n == 0) {
       std::string why = "connection to " + connection.peer_ + " closed by the server";
+      if (connection.state_ == ClientConnection::State::kHandshaking) {
+        why += " before the HTTP/2 handshake completed (not an HTTP/2 server?)";
+      }
       if (connection.goaway_received_) {
         why += " after GOAWAY(" + codec::Http2ErrorString(connection.goaway_error_) +
                (connection.goaway_debug_.empty() ? "" : ", \"" + connection.goaway_debug_ + "\"") +

@@ -1,6 +1,9 @@
 // Client behaviour against a scriptable raw HTTP/2 server (FakeServer): what the client puts on
 // the wire, and how it maps every kind of response — including broken ones — to a Status.
+#include <arpa/inet.h>
 #include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -954,6 +957,37 @@ TEST_CASE("client: connection failure, backoff, reconnect") {
   InstallEcho(server);
   std::this_thread::sleep_for(250ms);
   CHECK(Unary(*channel).ok());
+}
+
+TEST_CASE("client: a peer that does not speak HTTP/2 fails the call UNAVAILABLE at once") {
+  // A plain TCP server answering like an HTTP/1.1 server would.
+  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&address), length) == 0);
+  REQUIRE(listen(listener, 4) == 0);
+  getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+  std::thread peer([listener] {
+    const int fd = accept(listener, nullptr, nullptr);
+    if (fd < 0) return;
+    char buf[1024];
+    ssize_t n = read(fd, buf, sizeof buf);  // the client preface
+    (void)n;
+    const char reply[] = "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n";
+    n = write(fd, reply, sizeof reply - 1);
+    close(fd);
+  });
+  ChannelOptions options;
+  auto channel = Channel::Create("127.0.0.1:" + std::to_string(ntohs(address.sin_port)), options);
+  const auto start = std::chrono::steady_clock::now();
+  Status s = Unary(*channel);
+  CHECK(s.code() == StatusCode::kUnavailable);
+  CHECK(std::chrono::steady_clock::now() - start < 5s);
+  CHECK(s.message().find("HTTP/2") != std::string::npos);
+  peer.join();
+  close(listener);
 }
 
 TEST_CASE("client: destroying the Channel ends outstanding calls") {
