@@ -205,7 +205,7 @@ TEST_CASE("client+server: a deadline against a sleeping handler") {
   std::string reply;
   CHECK(channel->UnaryCall(context, "/test.D/Sleep", "x", &reply).code() ==
         StatusCode::kDeadlineExceeded);
-  CHECK(std::chrono::steady_clock::now() - start < 1s);
+  CHECK(std::chrono::steady_clock::now() - start < 2s);
   CHECK(WaitFor([&] { return handler_saw_cancel.load(); }));
 }
 
