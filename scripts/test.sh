@@ -48,6 +48,11 @@ meson_tests() {  # meson_tests BUILD_DIR [meson test args...]
   local ok fail
   ok=$(grep -E '^Ok:' "$log" | tail -1 | awk '{print $2}')
   fail=$(grep -E '^Fail:' "$log" | tail -1 | awk '{print $2}')
+  # Name each failed or timed-out test in the closing summary, not only in the counts.
+  local line
+  while IFS= read -r line; do
+    failures+=("$dir: $line")
+  done < <(grep -E '^ *[0-9]+/[0-9]+ .* (FAIL|TIMEOUT|ERROR) ' "$log" | sed -E 's/ +/ /g')
   rm -f "$log"
   # Individual meson tests count separately from the stage itself.
   passed=$((passed + ${ok:-0}))
