@@ -1,11 +1,11 @@
 // Typed client calls over google::protobuf::MessageLite: what generated stubs return.
+//
+// The templates are thin typed faces over internal::ClientStreamCore, which is compiled once in
+// the library: a generated .cc instantiates almost nothing, so stubs compile fast.
 #pragma once
 
-#include <functional>
 #include <memory>
-#include <string>
 #include <string_view>
-#include <utility>
 
 #include "codec/status.h"
 #include "rpc/channel.h"
@@ -15,17 +15,40 @@
 
 namespace h2rpc {
 
-/// Typed unary call: serializes `request`, parses the reply into `response`.
-template <class Request, class Response>
+/// Unary call over protobuf messages: serializes `request`, parses the reply into `response`.
 Status BlockingUnaryCall(Channel& channel, std::string_view method, ClientContext& context,
-                         const Request& request, Response* response) {
-  std::string request_bytes;
-  if (Status s = internal::Serialize(request, &request_bytes); !s.ok()) return s;
-  std::string response_bytes;
-  Status status = channel.UnaryCall(context, method, request_bytes, &response_bytes);
-  if (!status.ok()) return status;
-  return internal::Parse(response_bytes, response);
-}
+                         const google::protobuf::MessageLite& request,
+                         google::protobuf::MessageLite* response);
+
+namespace internal {
+
+/// The untyped body of every typed streaming call.
+class ClientStreamCore {
+ public:
+  ClientStreamCore(Channel& channel, std::string_view method, ClientContext& context);
+  ~ClientStreamCore();
+  ClientStreamCore(const ClientStreamCore&) = delete;
+  ClientStreamCore& operator=(const ClientStreamCore&) = delete;
+
+  /// Server streaming: sends the one request and half-closes.
+  void SendOnlyRequest(const google::protobuf::MessageLite& request);
+  bool WaitForInitialMetadata();
+  bool Write(const google::protobuf::MessageLite& message, const WriteOptions& options);
+  bool WritesDone();
+  bool Read(google::protobuf::MessageLite* message);
+  /// The call's status; a local serialization error wins, then a local parse error if the call
+  /// itself ended OK.
+  Status Finish();
+  /// Client streaming: reads the single response into `response`, then Finish().
+  Status FinishWithResponse(google::protobuf::MessageLite* response);
+
+ private:
+  std::unique_ptr<ClientCall> call_;
+  Status write_error_;
+  Status read_error_;
+};
+
+}  // namespace internal
 
 /// Server streaming: the request is sent at creation; Read() until false, then Finish().
 template <class Response>
@@ -34,25 +57,16 @@ class ClientReader {
   template <class Request>
   ClientReader(Channel& channel, std::string_view method, ClientContext& context,
                const Request& request)
-      : call_(channel.StartCall(context, method)) {
-    std::string bytes;
-    if (Status s = internal::Serialize(request, &bytes); !s.ok()) {
-      error_ = std::move(s);
-      return;
-    }
-    if (call_->Write(bytes)) call_->WritesDone();
+      : core_(channel, method, context) {
+    core_.SendOnlyRequest(request);
   }
-  bool WaitForInitialMetadata() { return call_->WaitForInitialMetadata(); }
-  bool Read(Response* message) {
-    std::string bytes;
-    if (!call_->Read(&bytes)) return false;
-    return internal::ParseIntoOrFail(bytes, message, &error_);
-  }
-  Status Finish() { return internal::Merge(call_->Finish(), std::move(error_)); }
+
+  bool WaitForInitialMetadata() { return core_.WaitForInitialMetadata(); }
+  bool Read(Response* message) { return core_.Read(message); }
+  Status Finish() { return core_.Finish(); }
 
  private:
-  std::unique_ptr<ClientCall> call_;
-  Status error_;
+  internal::ClientStreamCore core_;
 };
 
 /// Client streaming: Write() any number of requests, WritesDone(), then Finish() fills the
@@ -63,33 +77,18 @@ class ClientWriter {
   template <class Response>
   ClientWriter(Channel& channel, std::string_view method, ClientContext& context,
                Response* response)
-      : call_(channel.StartCall(context, method)),
-        parse_response_(
-            [response](const std::string& bytes) { return internal::Parse(bytes, response); }) {}
-  bool WaitForInitialMetadata() { return call_->WaitForInitialMetadata(); }
+      : core_(channel, method, context), response_(response) {}
+
+  bool WaitForInitialMetadata() { return core_.WaitForInitialMetadata(); }
   bool Write(const Request& message, const WriteOptions& options = {}) {
-    std::string bytes;
-    if (Status s = internal::Serialize(message, &bytes); !s.ok()) {
-      error_ = std::move(s);
-      return false;
-    }
-    return call_->Write(bytes, options);
+    return core_.Write(message, options);
   }
-  bool WritesDone() { return call_->WritesDone(); }
-  Status Finish() {
-    std::string bytes;
-    bool got = call_->Read(&bytes);
-    Status status = call_->Finish();
-    if (!error_.ok()) return error_;
-    if (!status.ok()) return status;
-    if (!got) return Status(StatusCode::kInternal, "server returned OK without a response message");
-    return parse_response_(bytes);
-  }
+  bool WritesDone() { return core_.WritesDone(); }
+  Status Finish() { return core_.FinishWithResponse(response_); }
 
  private:
-  std::unique_ptr<ClientCall> call_;
-  std::function<Status(const std::string&)> parse_response_;
-  Status error_;
+  internal::ClientStreamCore core_;
+  google::protobuf::MessageLite* response_;
 };
 
 /// Bidirectional streaming. One thread may Write while another Reads.
@@ -97,32 +96,18 @@ template <class Request, class Response>
 class ClientReaderWriter {
  public:
   ClientReaderWriter(Channel& channel, std::string_view method, ClientContext& context)
-      : call_(channel.StartCall(context, method)) {}
-  bool WaitForInitialMetadata() { return call_->WaitForInitialMetadata(); }
+      : core_(channel, method, context) {}
+
+  bool WaitForInitialMetadata() { return core_.WaitForInitialMetadata(); }
   bool Write(const Request& message, const WriteOptions& options = {}) {
-    std::string bytes;
-    if (Status s = internal::Serialize(message, &bytes); !s.ok()) {
-      write_error_ = std::move(s);
-      return false;
-    }
-    return call_->Write(bytes, options);
+    return core_.Write(message, options);
   }
-  bool WritesDone() { return call_->WritesDone(); }
-  bool Read(Response* message) {
-    std::string bytes;
-    if (!call_->Read(&bytes)) return false;
-    return internal::ParseIntoOrFail(bytes, message, &read_error_);
-  }
-  Status Finish() {
-    Status status = call_->Finish();
-    if (!write_error_.ok()) return write_error_;
-    return internal::Merge(std::move(status), std::move(read_error_));
-  }
+  bool WritesDone() { return core_.WritesDone(); }
+  bool Read(Response* message) { return core_.Read(message); }
+  Status Finish() { return core_.Finish(); }
 
  private:
-  std::unique_ptr<ClientCall> call_;
-  Status write_error_;
-  Status read_error_;
+  internal::ClientStreamCore core_;
 };
 
 }  // namespace h2rpc

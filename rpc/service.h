@@ -3,9 +3,8 @@
 #pragma once
 
 #include <functional>
-#include <memory>
 #include <string>
-#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "codec/status.h"
@@ -21,6 +20,40 @@ enum class RpcKind { kUnary, kClientStreaming, kServerStreaming, kBidiStreaming 
 /// the call's status; an exception becomes UNKNOWN with the exception's text.
 using GenericHandler = std::function<Status(ServerContext&, ServerCall&)>;
 
+namespace internal {
+
+/// A borrowed `Status()` callable: the typed registrations pass their handler call through this
+/// instead of a std::function, so each generated method instantiates one tiny thunk.
+class StatusThunk {
+ public:
+  template <class F>
+  explicit StatusThunk(F& f)
+      : object_(&f), call_([](void* object) -> Status { return (*static_cast<F*>(object))(); }) {}
+  Status operator()() const { return call_(object_); }
+
+ private:
+  void* object_;
+  Status (*call_)(void*);
+};
+
+// The untyped bodies of the typed handlers, compiled once in the library.
+bool ReadMessage(ServerCall& call, google::protobuf::MessageLite* message, Status* parse_error);
+bool WriteMessage(ServerCall& call, const google::protobuf::MessageLite& message,
+                  const WriteOptions& options);
+/// Reads the one request, runs `invoke`, sends `response` if it returned OK.
+Status ServeUnary(ServerCall& call, google::protobuf::MessageLite& request,
+                  const google::protobuf::MessageLite& response, StatusThunk invoke);
+/// Reads the one request, then runs `invoke` (which writes the responses).
+Status ServeServerStreaming(ServerCall& call, google::protobuf::MessageLite& request,
+                            StatusThunk invoke);
+/// After a client-streaming handler returned `status`: sends `response` if all went well.
+Status FinishClientStreaming(ServerCall& call, const Status& parse_error, Status status,
+                             const google::protobuf::MessageLite& response);
+/// After a bidi handler returned `status`: a request that failed to parse wins.
+Status FinishBidiStreaming(const Status& parse_error, Status status);
+
+}  // namespace internal
+
 /// Typed reading side for client-streaming and bidi handlers.
 template <class Request>
 class ServerReader {
@@ -28,11 +61,7 @@ class ServerReader {
   explicit ServerReader(ServerCall& call) : call_(call) {}
   /// False when the client half-closed, the call ended, or a message failed to parse (then the
   /// call ends INTERNAL).
-  bool Read(Request* message) {
-    std::string bytes;
-    if (!call_.Read(&bytes)) return false;
-    return internal::ParseIntoOrFail(bytes, message, &parse_error_);
-  }
+  bool Read(Request* message) { return internal::ReadMessage(call_, message, &parse_error_); }
   const Status& parse_error() const { return parse_error_; }
 
  private:
@@ -46,9 +75,7 @@ class ServerWriter {
  public:
   explicit ServerWriter(ServerCall& call) : call_(call) {}
   bool Write(const Response& message, const WriteOptions& options = {}) {
-    std::string bytes;
-    if (!internal::Serialize(message, &bytes).ok()) return false;
-    return call_.Write(bytes, options);
+    return internal::WriteMessage(call_, message, options);
   }
   bool SendInitialMetadata() { return call_.SendInitialMetadata(); }
 
@@ -91,77 +118,49 @@ class Service {
     methods_.push_back({std::move(path), kind, std::move(handler)});
   }
 
-  /// Typed registrations (what generated code uses).
-  template <class Request, class Response>
-  void AddUnaryMethod(std::string path,
-                      std::function<Status(ServerContext*, const Request*, Response*)> fn) {
+  /// Typed registrations (what generated code uses). `fn` is any callable with the handler's
+  /// signature: Status(ServerContext*, const Request*, Response*) for unary, and so on.
+  template <class Request, class Response, class Fn>
+  void AddUnaryMethod(std::string path, Fn fn) {
     AddMethod(std::move(path), RpcKind::kUnary,
               [fn = std::move(fn)](ServerContext& ctx, ServerCall& call) -> Status {
-                std::string bytes;
-                if (!call.Read(&bytes)) {
-                  return Status(StatusCode::kInternal,
-                                "unary call ended without a request message");
-                }
                 Request request;
-                if (Status s = internal::Parse(bytes, &request); !s.ok()) return s;
                 Response response;
-                Status status = fn(&ctx, &request, &response);
-                if (!status.ok()) return status;
-                std::string out;
-                if (Status s = internal::Serialize(response, &out); !s.ok()) return s;
-                if (!call.Write(out))
-                  return Status(StatusCode::kCancelled, "call ended before the response was sent");
-                return status;
+                auto invoke = [&] { return Status(fn(&ctx, &request, &response)); };
+                return internal::ServeUnary(call, request, response, internal::StatusThunk(invoke));
               });
   }
 
-  template <class Request, class Response>
-  void AddServerStreamingMethod(
-      std::string path,
-      std::function<Status(ServerContext*, const Request*, ServerWriter<Response>*)> fn) {
+  template <class Request, class Response, class Fn>
+  void AddServerStreamingMethod(std::string path, Fn fn) {
     AddMethod(std::move(path), RpcKind::kServerStreaming,
               [fn = std::move(fn)](ServerContext& ctx, ServerCall& call) -> Status {
-                std::string bytes;
-                if (!call.Read(&bytes)) {
-                  return Status(StatusCode::kInternal,
-                                "server-streaming call ended without a request message");
-                }
                 Request request;
-                if (Status s = internal::Parse(bytes, &request); !s.ok()) return s;
                 ServerWriter<Response> writer(call);
-                return fn(&ctx, &request, &writer);
+                auto invoke = [&] { return Status(fn(&ctx, &request, &writer)); };
+                return internal::ServeServerStreaming(call, request, internal::StatusThunk(invoke));
               });
   }
 
-  template <class Request, class Response>
-  void AddClientStreamingMethod(
-      std::string path,
-      std::function<Status(ServerContext*, ServerReader<Request>*, Response*)> fn) {
+  template <class Request, class Response, class Fn>
+  void AddClientStreamingMethod(std::string path, Fn fn) {
     AddMethod(std::move(path), RpcKind::kClientStreaming,
               [fn = std::move(fn)](ServerContext& ctx, ServerCall& call) -> Status {
                 ServerReader<Request> reader(call);
                 Response response;
                 Status status = fn(&ctx, &reader, &response);
-                if (!reader.parse_error().ok()) return reader.parse_error();
-                if (!status.ok()) return status;
-                std::string out;
-                if (Status s = internal::Serialize(response, &out); !s.ok()) return s;
-                if (!call.Write(out))
-                  return Status(StatusCode::kCancelled, "call ended before the response was sent");
-                return status;
+                return internal::FinishClientStreaming(call, reader.parse_error(),
+                                                       std::move(status), response);
               });
   }
 
-  template <class Request, class Response>
-  void AddBidiStreamingMethod(
-      std::string path,
-      std::function<Status(ServerContext*, ServerReaderWriter<Response, Request>*)> fn) {
+  template <class Request, class Response, class Fn>
+  void AddBidiStreamingMethod(std::string path, Fn fn) {
     AddMethod(std::move(path), RpcKind::kBidiStreaming,
               [fn = std::move(fn)](ServerContext& ctx, ServerCall& call) -> Status {
                 ServerReaderWriter<Response, Request> stream(call);
                 Status status = fn(&ctx, &stream);
-                if (!stream.parse_error().ok()) return stream.parse_error();
-                return status;
+                return internal::FinishBidiStreaming(stream.parse_error(), std::move(status));
               });
   }
 

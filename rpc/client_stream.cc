@@ -1,0 +1,71 @@
+#include "rpc/client_stream.h"
+
+#include <string>
+#include <utility>
+
+namespace h2rpc {
+
+Status BlockingUnaryCall(Channel& channel, std::string_view method, ClientContext& context,
+                         const google::protobuf::MessageLite& request,
+                         google::protobuf::MessageLite* response) {
+  std::string request_bytes;
+  if (Status s = internal::Serialize(request, &request_bytes); !s.ok()) return s;
+  std::string response_bytes;
+  Status status = channel.UnaryCall(context, method, request_bytes, &response_bytes);
+  if (!status.ok()) return status;
+  return internal::Parse(response_bytes, response);
+}
+
+namespace internal {
+
+ClientStreamCore::ClientStreamCore(Channel& channel, std::string_view method,
+                                   ClientContext& context)
+    : call_(channel.StartCall(context, method)) {}
+
+ClientStreamCore::~ClientStreamCore() = default;
+
+void ClientStreamCore::SendOnlyRequest(const google::protobuf::MessageLite& request) {
+  // Half-close even if the request failed to serialize, so the call ends (the server sees no
+  // request) instead of waiting for its deadline; Finish() then reports the local error.
+  Write(request, {});
+  call_->WritesDone();
+}
+
+bool ClientStreamCore::WaitForInitialMetadata() { return call_->WaitForInitialMetadata(); }
+
+bool ClientStreamCore::Write(const google::protobuf::MessageLite& message,
+                             const WriteOptions& options) {
+  std::string bytes;
+  if (Status s = Serialize(message, &bytes); !s.ok()) {
+    if (write_error_.ok()) write_error_ = std::move(s);
+    return false;
+  }
+  return call_->Write(bytes, options);
+}
+
+bool ClientStreamCore::WritesDone() { return call_->WritesDone(); }
+
+bool ClientStreamCore::Read(google::protobuf::MessageLite* message) {
+  std::string bytes;
+  if (!call_->Read(&bytes)) return false;
+  return ParseIntoOrFail(bytes, message, &read_error_);
+}
+
+Status ClientStreamCore::Finish() {
+  Status status = call_->Finish();
+  if (!write_error_.ok()) return write_error_;
+  return Merge(std::move(status), std::move(read_error_));
+}
+
+Status ClientStreamCore::FinishWithResponse(google::protobuf::MessageLite* response) {
+  std::string bytes;
+  const bool got = call_->Read(&bytes);
+  Status status = call_->Finish();
+  if (!write_error_.ok()) return write_error_;
+  if (!status.ok()) return status;
+  if (!got) return Status(StatusCode::kInternal, "server returned OK without a response message");
+  return Parse(bytes, response);
+}
+
+}  // namespace internal
+}  // namespace h2rpc

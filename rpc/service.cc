@@ -1,0 +1,71 @@
+#include "rpc/service.h"
+
+#include <string>
+#include <utility>
+
+namespace h2rpc::internal {
+
+bool ReadMessage(ServerCall& call, google::protobuf::MessageLite* message, Status* parse_error) {
+  std::string bytes;
+  if (!call.Read(&bytes)) return false;
+  return ParseIntoOrFail(bytes, message, parse_error);
+}
+
+bool WriteMessage(ServerCall& call, const google::protobuf::MessageLite& message,
+                  const WriteOptions& options) {
+  std::string bytes;
+  if (!Serialize(message, &bytes).ok()) return false;
+  return call.Write(bytes, options);
+}
+
+namespace {
+
+Status ReadOnlyRequest(ServerCall& call, google::protobuf::MessageLite& request, const char* kind) {
+  std::string bytes;
+  if (!call.Read(&bytes)) {
+    return Status(StatusCode::kInternal,
+                  std::string(kind) + " call ended without a request message");
+  }
+  return Parse(bytes, &request);
+}
+
+Status SendOnlyResponse(ServerCall& call, const google::protobuf::MessageLite& response) {
+  std::string out;
+  if (Status s = Serialize(response, &out); !s.ok()) return s;
+  if (!call.Write(out)) {
+    return Status(StatusCode::kCancelled, "call ended before the response was sent");
+  }
+  return Status();
+}
+
+}  // namespace
+
+Status ServeUnary(ServerCall& call, google::protobuf::MessageLite& request,
+                  const google::protobuf::MessageLite& response, StatusThunk invoke) {
+  if (Status s = ReadOnlyRequest(call, request, "unary"); !s.ok()) return s;
+  Status status = invoke();
+  if (!status.ok()) return status;
+  if (Status s = SendOnlyResponse(call, response); !s.ok()) return s;
+  return status;
+}
+
+Status ServeServerStreaming(ServerCall& call, google::protobuf::MessageLite& request,
+                            StatusThunk invoke) {
+  if (Status s = ReadOnlyRequest(call, request, "server-streaming"); !s.ok()) return s;
+  return invoke();
+}
+
+Status FinishClientStreaming(ServerCall& call, const Status& parse_error, Status status,
+                             const google::protobuf::MessageLite& response) {
+  if (!parse_error.ok()) return parse_error;
+  if (!status.ok()) return status;
+  if (Status s = SendOnlyResponse(call, response); !s.ok()) return s;
+  return status;
+}
+
+Status FinishBidiStreaming(const Status& parse_error, Status status) {
+  if (!parse_error.ok()) return parse_error;
+  return status;
+}
+
+}  // namespace h2rpc::internal
