@@ -80,8 +80,13 @@ void Deframer::OnPrefixComplete() {
   }
   current_compressed_ = flag == 1;
   current_length_ = length;
-  current_.clear();
-  current_.reserve(std::min<size_t>(length, kDeframerInitialReserve));
+  if (spare_.capacity() >= length && length > kDeframerInitialReserve) {
+    current_ = std::exchange(spare_, std::string());
+    current_.clear();
+  } else {
+    current_.clear();
+    current_.reserve(std::min<size_t>(length, kDeframerInitialReserve));
+  }
   state_ = length == 0 ? State::kMessageReady : State::kReadPayload;
 }
 
@@ -102,7 +107,13 @@ void Deframer::AppendPayload(const uint8_t* data, size_t n) {
 void Deframer::Fail(Status status) {
   status_ = std::move(status);
   state_ = State::kFailed;
-  std::string().swap(current_);  // release the buffer: a failed stream holds no payload memory
+  std::string().swap(current_);  // release the buffers: a failed stream holds no payload memory
+  std::string().swap(spare_);
+}
+
+void Deframer::RecycleBuffer(std::string&& buffer) {
+  if (!wants_buffer() || buffer.capacity() <= kDeframerInitialReserve) return;
+  spare_ = std::move(buffer);
 }
 
 std::optional<DeframedMessage> Deframer::Next() {

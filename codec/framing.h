@@ -85,6 +85,16 @@ class Deframer {
   /// buffer is released).
   size_t buffered_bytes() const;
 
+  /// Gives back a message buffer the application is done with. The next message whose claimed
+  /// length fits its capacity is read into it, so a stream of large messages reuses one buffer
+  /// instead of allocating (and page-faulting) a fresh one per message. One spare at most.
+  void RecycleBuffer(std::string&& buffer);
+  /// Whether a buffer given to RecycleBuffer would be kept: no large spare held yet. Buffers up
+  /// to kDeframerInitialReserve are not worth keeping (the first reserve is that size anyway).
+  bool wants_buffer() const {
+    return spare_.capacity() <= kDeframerInitialReserve && state_ != State::kFailed;
+  }
+
  private:
   /// The deframer's states; every byte fed is handled by exactly one of them.
   enum class State {
@@ -106,6 +116,7 @@ class Deframer {
   bool current_compressed_ = false;
   uint32_t current_length_ = 0;
   std::string current_;
+  std::string spare_;  // a recycled buffer; at most one, never larger than a past message
   Status status_;
 };
 

@@ -46,9 +46,8 @@ bool ClientStreamCore::Write(const google::protobuf::MessageLite& message,
 bool ClientStreamCore::WritesDone() { return call_->WritesDone(); }
 
 bool ClientStreamCore::Read(google::protobuf::MessageLite* message) {
-  std::string bytes;
-  if (!call_->Read(&bytes)) return false;
-  return ParseIntoOrFail(bytes, message, &read_error_);
+  if (!call_->Read(&read_buffer_)) return false;
+  return ParseIntoOrFail(read_buffer_, message, &read_error_);
 }
 
 Status ClientStreamCore::Finish() {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <string_view>
 
 #include "codec/status.h"
@@ -46,6 +47,7 @@ class ClientStreamCore {
   std::unique_ptr<ClientCall> call_;
   Status write_error_;
   Status read_error_;
+  std::string read_buffer_;  // kept across reads: its capacity goes back to the transport
 };
 
 }  // namespace internal

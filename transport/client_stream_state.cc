@@ -136,6 +136,15 @@ bool ClientStreamState::WritesDone() {
   return true;
 }
 
+void ClientStreamState::ReturnBuffer(std::string&& buffer) {
+  // Only buffers the deframer would not cheaply get anyway; small ones are just freed.
+  if (buffer.capacity() <= codec::kDeframerInitialReserve) return;
+  auto owned = std::make_unique<std::string>(std::move(buffer));
+  // One slot: an older buffer the I/O thread has not taken yet is freed here.
+  std::unique_ptr<std::string> older(
+      returned_buffer_.exchange(owned.release(), std::memory_order_acq_rel));
+}
+
 bool ClientStreamState::Read(std::string* message, bool* compressed) {
   H2RPC_SCOPED_USE(reader_busy_, "reading");
   for (;;) {
@@ -146,8 +155,9 @@ bool ClientStreamState::Read(std::string* message, bool* compressed) {
     if (done && drop_unread_) return false;
     if (std::optional<ReceivedMessage> received = messages_.TryPop()) {
       const int64_t size = static_cast<int64_t>(received->wire_size);
-      *message = std::move(received->payload);
+      std::string previous = std::exchange(*message, std::move(received->payload));
       if (compressed != nullptr) *compressed = received->compressed;
+      ReturnBuffer(std::move(previous));
       const int64_t unread = unread_bytes_.fetch_sub(size, std::memory_order_seq_cst) - size;
       // The I/O thread held back window for this stream while we were slow; we caught up.
       if (unread <= static_cast<int64_t>(consume_threshold) &&

@@ -99,7 +99,7 @@ class ClientStreamState : public std::enable_shared_from_this<ClientStreamState>
   using Clock = std::chrono::steady_clock;
 
   ClientStreamState() = default;
-  virtual ~ClientStreamState() = default;
+  virtual ~ClientStreamState() { TakeReturnedBuffer(); }
   ClientStreamState(const ClientStreamState&) = delete;
   ClientStreamState& operator=(const ClientStreamState&) = delete;
 
@@ -176,6 +176,13 @@ class ClientStreamState : public std::enable_shared_from_this<ClientStreamState>
   void PublishPeer(const std::string& peer);
   /// Returns false (and drops the message) if nobody will read it.
   bool DeliverMessage(ReceivedMessage message);
+  /// A large message buffer the reader is done with (see Read), for the deframer to reuse.
+  /// Reader side: keeps `buffer` for reuse if it is worth it (large), else frees it.
+  void ReturnBuffer(std::string&& buffer);
+  std::unique_ptr<std::string> TakeReturnedBuffer() {
+    return std::unique_ptr<std::string>(
+        returned_buffer_.exchange(nullptr, std::memory_order_acquire));
+  }
   void WakeCaller() { signal_.Notify(); }
   bool reader_abandoned() const { return reader_abandoned_.load(std::memory_order_acquire); }
   bool cancel_requested() const { return cancel_requested_.load(std::memory_order_acquire); }
@@ -239,6 +246,8 @@ class ClientStreamState : public std::enable_shared_from_this<ClientStreamState>
   Metadata initial_metadata_;
   bool initial_metadata_taken_ = false;  // caller only
   MpscQueue<ReceivedMessage> messages_;  // one producer (I/O) and one consumer (the reader)
+  /// Reader → I/O thread: the previous message's buffer when it was large (owned; see Read).
+  std::atomic<std::string*> returned_buffer_{nullptr};
   std::atomic<bool> peer_ready_{false};
   std::string peer_;
   std::atomic<bool> finished_{false};

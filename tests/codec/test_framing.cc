@@ -209,6 +209,51 @@ TEST_CASE("Buffer grows with the bytes received, never beyond the claimed length
   CHECK(m->payload.capacity() <= length + 64);
 }
 
+TEST_CASE("A recycled buffer carries the next large message without allocating") {
+  const uint32_t length = 1 << 20;
+  const std::string input = EncodeFrame(std::string(length, 'r'));
+  Deframer d(kFourMiB);
+  CHECK(d.wants_buffer());
+  std::string spare;
+  spare.reserve(length);
+  const char* spare_data = spare.data();
+  d.RecycleBuffer(std::move(spare));
+  CHECK_FALSE(d.wants_buffer());
+  {
+    const testing::AllocationScope scope;
+    size_t pos = 0;
+    while (pos < input.size()) pos += d.Feed(std::string_view(input).substr(pos, 16384));
+    CHECK(scope.Peak() < 1024);  // the payload went into the recycled buffer
+  }
+  auto m = d.Next();
+  REQUIRE(m.has_value());
+  CHECK(m->payload == std::string(length, 'r'));
+  CHECK(m->payload.data() == spare_data);
+  CHECK(d.wants_buffer());
+}
+
+TEST_CASE("A recycled buffer is kept for large messages and released on failure") {
+  Deframer d(kFourMiB);
+  std::string spare;
+  spare.reserve(1 << 20);
+  const char* spare_data = spare.data();
+  d.RecycleBuffer(std::move(spare));
+  // A small message does not take it.
+  REQUIRE(d.Feed(EncodeFrame("small")) == 10);
+  auto small = d.Next();
+  REQUIRE(small.has_value());
+  CHECK(small->payload.data() != spare_data);
+  CHECK_FALSE(d.wants_buffer());
+  // A second spare is refused while one is held.
+  std::string another(200000, 'x');
+  d.RecycleBuffer(std::move(another));
+  // A bad flag fails the stream: nothing more is held, nothing more is taken.
+  d.Feed(Prefix(7, 3) + "abc");
+  CHECK(d.failed());
+  CHECK(d.buffered_bytes() == 0);
+  CHECK_FALSE(d.wants_buffer());
+}
+
 TEST_CASE("Compressed flag rules") {
   SUBCASE("flag 1 without negotiated encoding is INTERNAL") {
     const Outcome o = RunWhole(EncodeFrame("abc", true));
