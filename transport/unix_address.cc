@@ -104,8 +104,8 @@ Status ClearStaleSocketFile(const SocketAddress& address) {
   // A socket file: is anyone listening? Non-blocking, so a full backlog cannot stall us.
   const int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (probe < 0) return Status(StatusCode::kUnavailable, where + "socket: " + strerror(errno));
-  const int rc = connect(probe, reinterpret_cast<const sockaddr*>(&address.storage),
-                         address.length);
+  const int rc =
+      connect(probe, reinterpret_cast<const sockaddr*>(&address.storage), address.length);
   const int err = rc == 0 ? 0 : errno;
   close(probe);
   if (err == ENOENT) return Status();  // removed meanwhile

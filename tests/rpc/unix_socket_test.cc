@@ -365,7 +365,8 @@ TEST_CASE("unix sockets: the socket file is removed on shutdown, and only if sti
 
 TEST_CASE("unix sockets: names too long for sockaddr_un are INVALID_ARGUMENT on both sides") {
   const std::string too_long = "/tmp/" + std::string(120, 'l') + ".sock";
-  for (const std::string& address : {"unix:" + too_long, "unix-abstract:" + std::string(108, 'a')}) {
+  for (const std::string& address :
+       {"unix:" + too_long, "unix-abstract:" + std::string(108, 'a')}) {
     CAPTURE(address);
     Served served = Serve(address);
     CHECK(served.server == nullptr);

@@ -25,10 +25,9 @@ TEST_CASE("address: unix: path forms parse to a sockaddr_un") {
     const char* text;
     const char* path;
   };
-  for (const Case& c : {Case{"unix:/tmp/a.sock", "/tmp/a.sock"},
-                        Case{"unix:///tmp/a.sock", "/tmp/a.sock"},
-                        Case{"unix:relative/b.sock", "relative/b.sock"},
-                        Case{"unix:c.sock", "c.sock"}}) {
+  for (const Case& c :
+       {Case{"unix:/tmp/a.sock", "/tmp/a.sock"}, Case{"unix:///tmp/a.sock", "/tmp/a.sock"},
+        Case{"unix:relative/b.sock", "relative/b.sock"}, Case{"unix:c.sock", "c.sock"}}) {
     CAPTURE(c.text);
     for (auto parse : {&ParseTarget, &ParseListenAddress}) {
       StatusOr<HostPort> hp = parse(c.text);
@@ -87,8 +86,7 @@ TEST_CASE("address: malformed unix addresses are INVALID_ARGUMENT with a reason"
     std::string text;
     const char* reason;
   };
-  for (const Case& c : {Case{"unix:", "empty unix socket path"},
-                        Case{"unix://", "absolute path"},
+  for (const Case& c : {Case{"unix:", "empty unix socket path"}, Case{"unix://", "absolute path"},
                         Case{"unix://host/tmp/x.sock", "no host"},
                         Case{"unix-abstract:", "empty abstract socket name"},
                         Case{std::string("unix:/tmp/a\0b", 13), "NUL"}}) {
