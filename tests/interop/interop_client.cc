@@ -6,7 +6,8 @@
 //
 // Flags accept "--flag=value" and "--flag value". Exit 0 on pass ("NAME: passed" on stdout);
 // otherwise non-zero with ONE line on stderr saying why. Every call has a deadline, so a silent
-// server fails the case instead of hanging it.
+// server fails the case instead of hanging it. --server_host=unix:PATH (or unix-abstract:NAME)
+// is the whole target; --server_port is then not needed.
 
 #include <chrono>
 #include <cstdio>

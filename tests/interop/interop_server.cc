@@ -10,7 +10,8 @@
 // Binds all interfaces ([::], dual-stack) unless --bind is given; --port=0 picks a free port.
 // Prints {"impl":"h2rpc","event":"listening","port":N,"tls":false} on stdout once serving
 // (the same line as grpcpp-interop-server), and shuts down on SIGTERM/SIGINT. A failing call
-// never stops the server.
+// never stops the server. --bind=unix:PATH or --bind=unix-abstract:NAME listens on a unix
+// socket instead; --port is then optional and ignored (the listening line says port 0).
 
 #include <pthread.h>
 #include <signal.h>
