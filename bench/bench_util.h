@@ -166,6 +166,12 @@ class Histogram {
 
 /// Ends the process with status 3 if it is still running after `limit`: a hung run must not
 /// hang the harness that started it.
+/// gRPC's unix socket forms ("unix:/path", "unix:///abs", "unix-abstract:name"): a whole
+/// address, used without a port.
+inline bool IsUnixAddress(const std::string& address) {
+  return address.rfind("unix:", 0) == 0 || address.rfind("unix-abstract:", 0) == 0;
+}
+
 inline void StartWatchdog(const char* program, std::chrono::duration<double> limit) {
   std::thread([program, limit] {
     std::this_thread::sleep_for(limit);

@@ -128,13 +128,17 @@ class BenchService final : public bench::Bench::Service {
 };
 
 std::string JoinHostPort(const std::string& host, long long port) {
+  if (bench::IsUnixAddress(host)) return host;  // the socket itself; no port
   std::string h = host;
   if (h.find(':') != std::string::npos && h.front() != '[') h = "[" + h + "]";
   return h + ":" + std::to_string(port);
 }
 
 [[noreturn]] void Usage(const std::string& why) {
-  std::fprintf(stderr, "h2rpc-bench-server: %s\nusage: h2rpc-bench-server --port P [--bind ADDR]\n",
+  std::fprintf(stderr,
+               "h2rpc-bench-server: %s\nusage: h2rpc-bench-server --port P [--bind ADDR]\n"
+               "  --bind unix:PATH or unix-abstract:NAME listens there; --port is then optional "
+               "and ignored\n",
                why.c_str());
   std::exit(2);
 }
@@ -144,10 +148,11 @@ std::string JoinHostPort(const std::string& host, long long port) {
 int main(int argc, char** argv) {
   bench::Flags flags({"port", "bind"});
   if (!flags.Parse(argc, argv)) Usage(flags.error());
-  if (!flags.Has("port")) Usage("--port is required (0 picks a free port)");
-  const long long port = flags.Int("port", 0);
-  if (port < 0 || port > 65535) Usage("--port out of range");
   const std::string bind = flags.Str("bind", "127.0.0.1");
+  const bool unix_socket = bench::IsUnixAddress(bind);
+  if (!flags.Has("port") && !unix_socket) Usage("--port is required (0 picks a free port)");
+  const long long port = unix_socket ? 0 : flags.Int("port", 0);
+  if (port < 0 || port > 65535) Usage("--port out of range");
 
   // Block the signals before h2rpc starts any thread, so that every thread inherits the mask
   // and only sigwait() below ever receives them.
@@ -168,7 +173,7 @@ int main(int argc, char** argv) {
   builder.SetMaxConcurrentCalls(kMaxConcurrentCalls);
   builder.RegisterService(&service);
   std::unique_ptr<h2rpc::Server> server = builder.BuildAndStart();
-  if (!server || selected_port == 0) {
+  if (!server || (selected_port == 0 && !unix_socket)) {
     std::fprintf(stderr, "h2rpc-bench-server: cannot listen on %s: %s\n", address.c_str(),
                  builder.error().ToString().c_str());
     return 1;

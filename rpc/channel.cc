@@ -10,6 +10,7 @@
 #include "codec/timeout.h"
 #include "rpc/client_call_state.h"
 #include "transport/client_transport.h"
+#include "transport/unix_address.h"
 
 namespace h2rpc {
 
@@ -108,6 +109,15 @@ Channel::Channel(std::string target, ChannelOptions options)
     : target_(std::move(target)),
       options_(std::move(options)),
       transport_(std::make_unique<internal::ClientTransport>(target_, TransportOptions(options_))) {
+  // A bad unix path (too long, empty) is the caller's error, not a connection failure worth
+  // retrying with backoff.
+  if (transport::IsUnixAddress(target_)) {
+    StatusOr<transport::SocketAddress> parsed = transport::ParseUnixAddress(target_);
+    if (!parsed.ok()) {
+      target_error_ =
+          Status(StatusCode::kInvalidArgument, "invalid target: " + parsed.status().message());
+    }
+  }
 }
 
 Channel::~Channel() = default;  // the transport ends outstanding calls and joins its thread
@@ -117,7 +127,7 @@ Status Channel::UnaryCall(ClientContext& context, std::string_view method, std::
   auto call = std::make_shared<internal::ClientCallState>();
   call->path = method;  // the caller blocks until the call ended: no copy needed
   call->queue = transport_->queue();
-  Status setup = PrepareCall(context, options_, *call);
+  Status setup = target_error_.ok() ? PrepareCall(context, options_, *call) : target_error_;
   if (setup.ok()) setup = FrameRequest(request, options_.max_send_message_size, *call);
   context.internal_bind(call);
   if (!setup.ok()) {
@@ -159,7 +169,7 @@ std::unique_ptr<ClientCall> Channel::StartCall(ClientContext& context, std::stri
   call->queue = transport_->queue();
   // The ClientCall may outlive this Channel; its commands must still find a live queue.
   call->queue_keepalive = transport_->shared_queue();
-  Status setup = PrepareCall(context, options_, *call);
+  Status setup = target_error_.ok() ? PrepareCall(context, options_, *call) : target_error_;
   context.internal_bind(call);
   if (!setup.ok()) {
     call->FinishBeforeStart(std::move(setup));

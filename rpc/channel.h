@@ -22,7 +22,10 @@ class ClientTransport;
 /// the first call and made again (with gRPC's exponential backoff) after it fails.
 class Channel {
  public:
-  /// Targets: "host:port", "[v6addr]:port", "localhost:port", "dns:host:port".
+  /// Targets: "host:port", "[v6addr]:port", "localhost:port", "dns:host:port", and unix
+  /// sockets: "unix:path" (relative or absolute), "unix:///abs/path", "unix-abstract:name"
+  /// (Linux abstract namespace; :authority "localhost"). A unix path too long for sockaddr_un
+  /// fails every call INVALID_ARGUMENT.
   static std::shared_ptr<Channel> Create(const std::string& target,
                                          const ChannelOptions& options = {});
   ~Channel();
@@ -44,6 +47,7 @@ class Channel {
   Channel(std::string target, ChannelOptions options);
   std::string target_;
   ChannelOptions options_;
+  Status target_error_;  // a unix target that can never connect: calls fail with this
   std::unique_ptr<internal::ClientTransport> transport_;
 };
 

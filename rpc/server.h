@@ -31,7 +31,7 @@ class Server {
   /// Blocks until Shutdown() completes (from another thread).
   void Wait();
 
-  /// Ports actually bound, in AddListeningPort order (useful with port 0).
+  /// Ports actually bound, in AddListeningPort order (useful with port 0); 0 for a unix socket.
   const std::vector<int>& ports() const;
 
  private:
@@ -46,7 +46,12 @@ class ServerBuilder {
   ~ServerBuilder();
 
   /// "host:port", "[::1]:port", "0.0.0.0:port", ":port" (all interfaces). Port 0 picks a free
-  /// port; `selected_port` receives it after BuildAndStart (0 if binding failed).
+  /// port; `selected_port` receives it after BuildAndStart (0 if binding failed, and for unix
+  /// sockets).
+  /// Unix sockets: "unix:path" (relative or absolute), "unix:///abs/path", or
+  /// "unix-abstract:name" (Linux abstract namespace). A socket file left at the path by a
+  /// server that died (nobody listening) is replaced; a live server there, or a file that is
+  /// not a socket, fails the bind. The socket file is removed when the server shuts down.
   ServerBuilder& AddListeningPort(const std::string& address, int* selected_port = nullptr);
   /// The service must outlive the server.
   ServerBuilder& RegisterService(Service* service);

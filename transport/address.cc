@@ -12,6 +12,8 @@
 #include <charconv>
 #include <cstring>
 
+#include "transport/unix_address.h"
+
 namespace h2rpc::transport {
 
 namespace {
@@ -50,34 +52,58 @@ StatusOr<HostPort> SplitHostPort(std::string_view text, bool allow_empty_host) {
   return out;
 }
 
-void SetCommonOptions(int fd) {
+void SetCommonOptions(int fd, int family) {
+  // Nagle only exists for TCP; a unix socket has no such option.
+  if (family != AF_INET && family != AF_INET6) return;
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+StatusOr<HostPort> ParseUnix(std::string_view address) {
+  StatusOr<SocketAddress> unix_address = ParseUnixAddress(address);
+  if (!unix_address.ok()) return unix_address.status();
+  HostPort out;
+  out.unix_address = *unix_address;
+  return out;
+}
+
+/// "dns:host:port" and "dns://authority/host:port" without the scheme (authority ignored).
+StatusOr<std::string_view> StripDnsScheme(std::string_view target) {
+  if (target.substr(0, 4) != "dns:") return target;
+  target.remove_prefix(4);
+  if (target.substr(0, 2) == "//") {
+    const size_t slash = target.find('/', 2);
+    if (slash == std::string_view::npos) return Invalid("bad dns target", target);
+    target.remove_prefix(slash + 1);
+  }
+  return target;
 }
 
 }  // namespace
 
 StatusOr<HostPort> ParseTarget(std::string_view target) {
-  if (target.substr(0, 4) == "dns:") {
-    target.remove_prefix(4);
-    if (target.substr(0, 2) == "//") {  // dns://authority/host:port: authority ignored
-      size_t slash = target.find('/', 2);
-      if (slash == std::string_view::npos) return Invalid("bad dns target", target);
-      target.remove_prefix(slash + 1);
-    }
-  }
-  auto hp = SplitHostPort(target, /*allow_empty_host=*/false);
-  if (hp.ok() && hp->port == 0) return Invalid("port 0 is not a valid target", target);
+  if (IsUnixAddress(target)) return ParseUnix(target);
+  StatusOr<std::string_view> host_port = StripDnsScheme(target);
+  if (!host_port.ok()) return host_port.status();
+  auto hp = SplitHostPort(*host_port, /*allow_empty_host=*/false);
+  if (hp.ok() && hp->port == 0) return Invalid("port 0 is not a valid target", *host_port);
   return hp;
 }
 
 StatusOr<HostPort> ParseListenAddress(std::string_view address) {
+  if (IsUnixAddress(address)) return ParseUnix(address);
   auto hp = SplitHostPort(address, /*allow_empty_host=*/true);
   if (!hp.ok()) return hp;
   if (hp->host == "0.0.0.0" || hp->host == "::" || hp->host == "*") {
     if (hp->host != "0.0.0.0") hp->host.clear();
   }
   return hp;
+}
+
+std::string TargetAuthority(std::string_view target) {
+  if (IsUnixAddress(target)) return "localhost";
+  StatusOr<std::string_view> host_port = StripDnsScheme(target);
+  return std::string(host_port.ok() ? *host_port : std::string_view());
 }
 
 std::string SocketAddress::ToString() const {
@@ -92,10 +118,12 @@ std::string SocketAddress::ToString() const {
     inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof buf);
     return std::string("ipv6:[") + buf + "]:" + std::to_string(ntohs(in6->sin6_port));
   }
+  if (storage.ss_family == AF_UNIX) return UnixAddressToString(*this);
   return "unknown";
 }
 
 StatusOr<std::vector<SocketAddress>> Resolve(const HostPort& host_port, bool passive) {
+  if (host_port.unix_address) return std::vector<SocketAddress>{*host_port.unix_address};
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -136,8 +164,10 @@ StatusOr<int> StartConnect(const SocketAddress& address) {
   int fd = socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return Status(StatusCode::kUnavailable, std::string("socket: ") + std::strerror(errno));
-  SetCommonOptions(fd);
+  SetCommonOptions(fd, address.family());
   int rc = connect(fd, reinterpret_cast<const sockaddr*>(&address.storage), address.length);
+  // A unix socket connects at once or fails (EAGAIN: the server's backlog is full) — it never
+  // reports EINPROGRESS; a failure is retried with backoff like a refused TCP connect.
   if (rc != 0 && errno != EINPROGRESS) {
     int err = errno;
     close(fd);
@@ -157,6 +187,9 @@ Status FinishConnect(int fd) {
 }
 
 StatusOr<int> Listen(const SocketAddress& address, int* bound_port, int backlog) {
+  if (address.family() == AF_UNIX) {
+    if (Status cleared = ClearStaleSocketFile(address); !cleared.ok()) return cleared;
+  }
   int fd = socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return Status(StatusCode::kUnavailable, std::string("socket: ") + std::strerror(errno));
@@ -177,7 +210,8 @@ StatusOr<int> Listen(const SocketAddress& address, int* bound_port, int backlog)
   local.length = sizeof local.storage;
   getsockname(fd, reinterpret_cast<sockaddr*>(&local.storage), &local.length);
   if (bound_port != nullptr) {
-    *bound_port = local.family() == AF_INET
+    *bound_port = local.family() == AF_UNIX ? 0
+                  : local.family() == AF_INET
                       ? ntohs(reinterpret_cast<sockaddr_in*>(&local.storage)->sin_port)
                       : ntohs(reinterpret_cast<sockaddr_in6*>(&local.storage)->sin6_port);
   }
@@ -190,7 +224,7 @@ int AcceptConnection(int listen_fd, SocketAddress* peer) {
   int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&tmp.storage), &tmp.length,
                    SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd < 0) return -1;
-  if (tmp.family() == AF_INET || tmp.family() == AF_INET6) SetCommonOptions(fd);
+  SetCommonOptions(fd, tmp.family());
   if (peer != nullptr) *peer = tmp;
   return fd;
 }

@@ -753,16 +753,7 @@ ClientTransportImpl::ClientTransportImpl(std::string target, ClientTransportOpti
       session_options_(MakeSessionOptions(options_.limits, /*is_server=*/false)),
       settings_(MakeSettings(options_.limits, /*is_server=*/false, 0, options_.stream_window)),
       read_buffer_(options_.limits.read_chunk) {
-  // :authority is the target as the user wrote it, minus the resolver scheme.
-  std::string_view authority = target_;
-  if (authority.substr(0, 4) == "dns:") {
-    authority.remove_prefix(4);
-    if (authority.substr(0, 2) == "//") {
-      const size_t slash = authority.find('/', 2);
-      authority.remove_prefix(slash == std::string_view::npos ? authority.size() : slash + 1);
-    }
-  }
-  authority_ = std::string(authority);
+  authority_ = TargetAuthority(target_);
 }
 
 ClientTransportImpl::~ClientTransportImpl() {
@@ -1062,7 +1053,7 @@ void ClientTransportImpl::StartConnecting() {
     FailConnection(*raw, Unavailable("invalid target: " + host_port_.status().message()));
     return;
   }
-  if (ResolvesLocally(host_port_->host)) {
+  if (host_port_->unix_address || ResolvesLocally(host_port_->host)) {
     OnResolved(*raw, Resolve(*host_port_, /*passive=*/false));
     return;
   }

@@ -7,6 +7,7 @@
 
 #include "transport/address.h"
 #include "transport/server_connection.h"
+#include "transport/unix_address.h"
 
 namespace h2rpc::transport {
 
@@ -43,7 +44,7 @@ Status ServerTransport::AddListener(const std::string& address, int* port) {
   Status first_error;
   int bound = 0;
   for (SocketAddress addr : *resolved) {
-    if (bound_port != 0) {
+    if (bound_port != 0 && addr.family() != AF_UNIX) {
       if (addr.family() == AF_INET) {
         reinterpret_cast<sockaddr_in*>(&addr.storage)->sin_port =
             htons(static_cast<uint16_t>(bound_port));
@@ -59,6 +60,9 @@ Status ServerTransport::AddListener(const std::string& address, int* port) {
       continue;
     }
     listen_fds_.push_back(*fd);
+    if (addr.family() == AF_UNIX) {
+      if (auto file = BoundSocketFile::Capture(addr)) socket_files_.push_back(std::move(*file));
+    }
     bound_port = actual;
     ++bound;
     if (wildcard) break;
@@ -107,6 +111,9 @@ void ServerTransport::Stop() {
   }
   for (int fd : listen_fds_) ::close(fd);
   listen_fds_.clear();
+  // The listeners are closed: clients now find no socket file rather than a refusing one.
+  for (const BoundSocketFile& file : socket_files_) file.RemoveIfStillOurs();
+  socket_files_.clear();
 }
 
 ServerTransportStats ServerTransport::stats() const {

@@ -20,6 +20,7 @@
 #include "codec/status.h"
 #include "transport/limits.h"
 #include "transport/server_stream.h"
+#include "transport/unix_address.h"
 
 namespace h2rpc::transport {
 
@@ -78,7 +79,8 @@ class ServerTransport {
   ServerTransport(const ServerTransport&) = delete;
   ServerTransport& operator=(const ServerTransport&) = delete;
 
-  /// Before Start(). Binds "host:port" / "[v6]:port" / ":port"; `port` receives the bound port.
+  /// Before Start(). Binds "host:port" / "[v6]:port" / ":port" / "unix:path" /
+  /// "unix-abstract:name"; `port` receives the bound port (0 for a unix socket).
   Status AddListener(const std::string& address, int* port);
   /// Starts the I/O threads; connections are accepted from here on.
   void Start();
@@ -92,7 +94,8 @@ class ServerTransport {
   void CancelAll();
   /// Open connections (0 once every connection has closed after BeginShutdown).
   int64_t connection_count() const { return connections_.load(std::memory_order_acquire); }
-  /// Closes every connection (cancelling its calls) and joins the I/O threads. Idempotent.
+  /// Closes every connection (cancelling its calls) and joins the I/O threads, then removes the
+  /// unix socket files this transport bound (if still the same files). Idempotent.
   void Stop();
 
   ServerTransportStats stats() const;
@@ -121,6 +124,7 @@ class ServerTransport {
   ServerStreamHandler* handler_;
   void* callbacks_ = nullptr;  // nghttp2_session_callbacks*, kept opaque to spare rpc/ nghttp2.h
   std::vector<int> listen_fds_;
+  std::vector<BoundSocketFile> socket_files_;  // unix socket paths to remove on Stop()
   std::vector<std::unique_ptr<ServerIoThread>> threads_;
   std::atomic<uint32_t> next_thread_{0};
   std::atomic<int64_t> final_goaway_by_{0};

@@ -101,9 +101,16 @@ inline int WaitForShutdownSignal() {
   return sig;
 }
 
+/// gRPC's unix socket forms: "unix:/path", "unix:rel/path", "unix:///abs", "unix-abstract:name".
+inline bool IsUnixAddress(std::string_view address) {
+  return address.substr(0, 5) == "unix:" || address.substr(0, 14) == "unix-abstract:";
+}
+
 /// `address` with its port replaced by `port` (what the server bound when asked for port 0):
-/// "127.0.0.1:0" -> "127.0.0.1:41234", "[::1]:0" -> "[::1]:41234".
+/// "127.0.0.1:0" -> "127.0.0.1:41234", "[::1]:0" -> "[::1]:41234". A unix address has no port
+/// and stays as it is.
 inline std::string WithPort(const std::string& address, int port) {
+  if (IsUnixAddress(address)) return address;
   size_t colon = address.rfind(':');
   std::string host = colon == std::string::npos ? address : address.substr(0, colon);
   return host + ":" + std::to_string(port);

@@ -130,10 +130,11 @@ class BenchService final : public bench::Bench::Service {
 int main(int argc, char** argv) {
   peers::Flags flags({"port", "bind"});
   if (!flags.Parse(argc, argv)) Usage(flags.error());
-  if (!flags.Has("port")) Usage("--port is required (0 picks a free port)");
-  const long long port = flags.Int("port", 0);
-  if (port < 0 || port > 65535) Usage("--port out of range");
   const std::string bind = flags.Str("bind", "127.0.0.1");
+  const bool unix_socket = peers::IsUnixAddress(bind);  // --port is then optional and ignored
+  if (!flags.Has("port") && !unix_socket) Usage("--port is required (0 picks a free port)");
+  const long long port = unix_socket ? 0 : flags.Int("port", 0);
+  if (port < 0 || port > 65535) Usage("--port out of range");
 
   // Block the signals before grpc starts any thread so that every thread
   // inherits the mask and only sigwait() below ever receives them.

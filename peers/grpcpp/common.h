@@ -126,8 +126,15 @@ struct Rusage {
   }
 };
 
-// "host" + port -> "host:port", bracketing bare IPv6 literals.
+// gRPC's unix socket forms ("unix:/path", "unix:///abs", "unix-abstract:name"), which grpc++
+// takes natively: a whole address, used without a port.
+inline bool IsUnixAddress(const std::string& address) {
+  return address.rfind("unix:", 0) == 0 || address.rfind("unix-abstract:", 0) == 0;
+}
+
+// "host" + port -> "host:port", bracketing bare IPv6 literals. A unix address is used as is.
 inline std::string JoinHostPort(const std::string& host, long long port) {
+  if (IsUnixAddress(host)) return host;
   std::string h = host;
   if (h.find(':') != std::string::npos && h.front() != '[') h = "[" + h + "]";
   return h + ":" + std::to_string(port);

@@ -233,11 +233,12 @@ bool ReadFile(const std::string& path, std::string* out) {
 int main(int argc, char** argv) {
   peers::Flags flags({"port", "bind", "tls_cert_file", "tls_key_file"}, {"use_tls"});
   if (!flags.Parse(argc, argv)) Usage(flags.error());
-  if (!flags.Has("port")) Usage("--port is required (0 picks a free port)");
-  const long long port = flags.Int("port", 0);
+  const std::string bind = flags.Str("bind", "0.0.0.0");
+  const bool unix_socket = peers::IsUnixAddress(bind);  // --port is then optional and ignored
+  if (!flags.Has("port") && !unix_socket) Usage("--port is required (0 picks a free port)");
+  const long long port = unix_socket ? 0 : flags.Int("port", 0);
   if (port < 0 || port > 65535) Usage("--port out of range");
   const bool use_tls = flags.Bool("use_tls", false);
-  const std::string bind = flags.Str("bind", "0.0.0.0");
 
   std::shared_ptr<grpc::ServerCredentials> creds;
   if (use_tls) {

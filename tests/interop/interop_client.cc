@@ -6,7 +6,8 @@
 //
 // Flags accept "--flag=value" and "--flag value". Exit 0 on pass ("NAME: passed" on stdout);
 // otherwise non-zero with ONE line on stderr saying why. Every call has a deadline, so a silent
-// server fails the case instead of hanging it.
+// server fails the case instead of hanging it. --server_host=unix:PATH (or unix-abstract:NAME)
+// is the whole target; --server_port is then not needed.
 
 #include <chrono>
 #include <cstdio>
@@ -505,7 +506,8 @@ class InteropClient {
 [[noreturn]] void Usage(const std::string& why) {
   std::fprintf(stderr,
                "h2rpc-interop-client: %s (usage: --server_host=H --server_port=P --test_case=NAME "
-               "[--use_tls=BOOL] [--server_host_override=NAME] [--tls_ca_file=F])\n",
+               "[--use_tls=BOOL] [--server_host_override=NAME] [--tls_ca_file=F]; "
+               "--server_host=unix:PATH or unix-abstract:NAME is the whole target, no port)\n",
                why.c_str());
   std::exit(2);
 }
@@ -521,9 +523,10 @@ int main(int argc, char** argv) {
       {"use_tls", "use_test_ca"});
   if (!flags.Parse(argc, argv)) Usage(flags.error());
   const std::string host = flags.Str("server_host", "localhost");
-  const std::optional<int> port = flags.Port("server_port");
+  const bool unix_socket = h2rpc_interop::IsUnixAddress(host);
+  const std::optional<int> port = unix_socket ? std::optional<int>(0) : flags.Port("server_port");
   const std::string test_case = flags.Str("test_case");
-  if (!port || *port == 0) Usage("--server_port=P is required (1..65535)");
+  if (!unix_socket && (!port || *port == 0)) Usage("--server_port=P is required (1..65535)");
   if (test_case.empty()) Usage("--test_case=NAME is required");
   if (flags.Bool("use_tls", false)) {
     // TLS arrives with issue #6 (with --tls_ca_file and --server_host_override as the
@@ -539,8 +542,10 @@ int main(int argc, char** argv) {
   }
 
   std::string target = host;
-  if (target.find(':') != std::string::npos && target.front() != '[') target = "[" + target + "]";
-  target += ":" + std::to_string(*port);
+  if (!unix_socket) {
+    if (target.find(':') != std::string::npos && target.front() != '[') target = "[" + target + "]";
+    target += ":" + std::to_string(*port);
+  }
   h2rpc::ChannelOptions options;
   options.max_receive_message_size = 64 * 1024 * 1024;  // the cases' largest message is ~300 kB
   auto channel = h2rpc::CreateChannel(target, options);

@@ -90,6 +90,12 @@ class Flags {
 };
 
 /// Metadata keys of gRPC's "Echo Metadata" server feature.
+/// gRPC's unix socket forms ("unix:/path", "unix:///abs", "unix-abstract:name"): a whole
+/// address on its own, used without a port.
+inline bool IsUnixAddress(const std::string& address) {
+  return address.rfind("unix:", 0) == 0 || address.rfind("unix-abstract:", 0) == 0;
+}
+
 inline constexpr char kEchoInitialKey[] = "x-grpc-test-echo-initial";
 inline constexpr char kEchoTrailingBinKey[] = "x-grpc-test-echo-trailing-bin";
 

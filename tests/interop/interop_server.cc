@@ -10,7 +10,8 @@
 // Binds all interfaces ([::], dual-stack) unless --bind is given; --port=0 picks a free port.
 // Prints {"impl":"h2rpc","event":"listening","port":N,"tls":false} on stdout once serving
 // (the same line as grpcpp-interop-server), and shuts down on SIGTERM/SIGINT. A failing call
-// never stops the server.
+// never stops the server. --bind=unix:PATH or --bind=unix-abstract:NAME listens on a unix
+// socket instead; --port is then optional and ignored (the listening line says port 0).
 
 #include <pthread.h>
 #include <signal.h>
@@ -222,13 +223,15 @@ class TestServiceImpl final : public grpc::testing::TestService::Service {
 [[noreturn]] void Usage(const std::string& why) {
   std::fprintf(stderr,
                "h2rpc-interop-server: %s (usage: --port=N [--use_tls=false|true] [--bind=ADDR] "
-               "[--tls_cert_file=F --tls_key_file=F])\n",
+               "[--tls_cert_file=F --tls_key_file=F]; --bind=unix:PATH or "
+               "--bind=unix-abstract:NAME listens there, --port then optional and ignored)\n",
                why.c_str());
   std::exit(2);
 }
 
-// "host" + port → "host:port", bracketing a bare IPv6 literal.
+// "host" + port → "host:port", bracketing a bare IPv6 literal. A unix address is used as is.
 std::string JoinHostPort(std::string host, int port) {
+  if (h2rpc_interop::IsUnixAddress(host)) return host;
   if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
   return host + ":" + std::to_string(port);
 }
@@ -238,7 +241,8 @@ std::string JoinHostPort(std::string host, int port) {
 int main(int argc, char** argv) {
   h2rpc_interop::Flags flags({"port", "bind", "tls_cert_file", "tls_key_file"}, {"use_tls"});
   if (!flags.Parse(argc, argv)) Usage(flags.error());
-  const std::optional<int> port = flags.Port("port");
+  const bool unix_socket = h2rpc_interop::IsUnixAddress(flags.Str("bind"));
+  const std::optional<int> port = unix_socket ? std::optional<int>(0) : flags.Port("port");
   if (!port) Usage("--port=N is required (0..65535; 0 picks a free port)");
   if (flags.Bool("use_tls", false)) {
     // TLS arrives with issue #6; until then say so instead of serving plaintext.
@@ -269,7 +273,7 @@ int main(int argc, char** argv) {
     builder.RegisterService(&test_service);
     builder.RegisterService(&unimplemented_service);
     server = builder.BuildAndStart();
-    if (server && selected_port != 0) break;
+    if (server && (selected_port != 0 || unix_socket)) break;  // a unix socket has no port
     server.reset();
     failures += (failures.empty() ? "" : "; ") + address + ": " + builder.error().ToString();
   }
