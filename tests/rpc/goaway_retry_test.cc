@@ -1,5 +1,6 @@
 // Transparent retry: calls a GOAWAY says the server never processed (stream id above its
-// last_stream_id) start again on a new connection when nothing of them is lost by it.
+// last_stream_id) start again on a new connection when nothing of them is lost by it (a unary
+// request is kept in the call; a streaming call qualifies until its first message left).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -69,6 +70,55 @@ TEST_CASE("client: unary calls above a GOAWAY's last_stream_id are retried on a 
     CHECK_MESSAGE(statuses[i].ok(), statuses[i].ToString());
     CHECK(replies[i] == "m" + std::to_string(i));
   }
+  CHECK(server.connections_accepted() == 2);
+}
+
+TEST_CASE(
+    "client: after GOAWAY a streaming call that sent nothing is retried, one that sent is not") {
+  FakeServer server;
+  FakeServer::Connection* first = nullptr;  // server thread only
+  std::vector<FakeServer::Stream*> seen;    // server lock: streams of the first connection
+  server.on_headers = [&](FakeServer::Stream& s) {
+    if (first == nullptr) first = s.connection;
+    if (s.connection == first) server.Locked([&] { seen.push_back(&s); });
+  };
+  server.on_data = [&](FakeServer::Stream& s) {
+    if (s.connection == first) return;
+    for (std::string& m : server.Locked([&] { return s.TakeMessages(); })) server.SendMessage(s, m);
+  };
+  server.on_end = [&](FakeServer::Stream& s) {
+    if (s.connection != first) server.SendStatus(s, 0);
+  };
+  const auto seen_count = [&] { return server.Locked([&] { return seen.size(); }); };
+  auto channel = Channel::Create(server.target());
+  ClientContext anchor_context, quiet_context, sent_context;
+  auto anchor = channel->StartCall(anchor_context, "/test.R/Bidi");  // processed by the server
+  REQUIRE(WaitUntil([&] { return seen_count() == 1; }, 10000ms));
+  auto quiet = channel->StartCall(quiet_context, "/test.R/Bidi");  // HEADERS only
+  REQUIRE(WaitUntil([&] { return seen_count() == 2; }, 10000ms));
+  auto sent = channel->StartCall(sent_context, "/test.R/Bidi");
+  REQUIRE(sent->Write("lost with the old connection"));
+  REQUIRE(WaitUntil(
+      [&] { return server.Locked([&] { return seen.size() == 3 && seen[2]->body_bytes > 0; }); },
+      10000ms));
+  server.Post([&] { server.Goaway(*first, 0, server.Locked([&] { return seen[0]->id; })); });
+  // The quiet call moves to a new connection (the only reason to open one) and works there.
+  REQUIRE(WaitUntil([&] { return server.connections_accepted() == 2; }, 10000ms));
+  std::string m;
+  REQUIRE(quiet->Write("q"));
+  REQUIRE(quiet->Read(&m));
+  CHECK(m == "q");
+  quiet->WritesDone();
+  CHECK(quiet->Finish().ok());
+  // The other one's message left with the old stream: replaying the rest would change the call.
+  CHECK_FALSE(sent->Read(&m));
+  const Status lost = sent->Finish();
+  CHECK(lost.code() == StatusCode::kUnavailable);
+  CHECK(lost.message().find("GOAWAY") != std::string::npos);
+  // The processed call still ends normally on the draining connection.
+  anchor->WritesDone();
+  server.Post([&] { server.SendStatus(*server.Locked([&] { return seen[0]; }), 0); });
+  CHECK(anchor->Finish().ok());
   CHECK(server.connections_accepted() == 2);
 }
 

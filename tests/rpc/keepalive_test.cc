@@ -315,6 +315,7 @@ TEST_CASE("keepalive: too_many_pings doubles the client's interval and no call f
     }
     std::this_thread::sleep_for(300ms);
   }
+  MESSAGE("connections used: " << log.size());
   CHECK(failures == 0);
   CHECK(log.size() >= 2);  // it was told at least once
   CHECK(log.size() <= 6);  // and it listened (without doubling: a new connection every pause)
@@ -394,6 +395,7 @@ TEST_CASE("lifetime: max_connection_age 300 ms under load loses no call") {
     });
   }
   for (auto& thread : threads) thread.join();
+  MESSAGE(calls.load() << " calls over " << log.size() << " connections");
   CHECK_MESSAGE(failures.load() == 0, first_failure);
   CHECK(calls.load() > 20);
   CHECK(log.size() >= 3);  // several connections, one per age
