@@ -7,12 +7,16 @@
 //   kConnecting  resolving and TCP-connecting, address after address
 //   kHandshaking TCP is up, our preface + SETTINGS are out, waiting for the server's SETTINGS
 //   kReady       streams may be opened (up to the server's MAX_CONCURRENT_STREAMS)
-//   kDraining    GOAWAY received: open streams finish, new calls go to a new connection
+//   kDraining    GOAWAY received: open streams finish, new calls go to a new connection;
+//                streams above its last_stream_id were never processed and start again on
+//                the new connection when nothing they sent is lost (RetryUnprocessed)
 //   kFailed      being torn down at the end of this loop iteration (never inside a callback)
 // A connection that fails before kReady is a failed connection attempt: the calls waiting for
 // it end UNAVAILABLE and the channel backs off (gRPC connection-backoff.md); calls arriving
 // during the backoff fail fast, the first call after it tries again. A connection that was
-// ready and then breaks fails only its open calls; the next call reconnects at once.
+// ready and then breaks fails only its open calls; the next call reconnects at once. With
+// keepalive on, a ready connection that reads nothing for keepalive_time gets a PING, and one
+// that stays silent for keepalive_timeout after it breaks (UNAVAILABLE) the same way.
 
 #include "transport/client_transport.h"
 
@@ -1209,8 +1213,10 @@ void ClientTransportImpl::OnGoaway(ClientConnection& connection) {
       connection.connect_timer_ = 0;
     }
   }
-  if (IsTooManyPingsGoaway(connection.goaway_error_, connection.goaway_debug_)) {
-    // gRPC's answer: ping half as often on later connections, and no more on this one.
+  if (connection.keepalive_ &&
+      IsTooManyPingsGoaway(connection.goaway_error_, connection.goaway_debug_)) {
+    // gRPC's answer: ping half as often on later connections, and no more on this one (so a
+    // repeated GOAWAY doubles once).
     keepalive_time_ = DoubledKeepaliveTime(keepalive_time_);
     if (connection.keepalive_timer_ != 0) loop_.CancelTimer(connection.keepalive_timer_);
     connection.keepalive_timer_ = 0;
