@@ -30,6 +30,9 @@ transport::ClientTransportOptions TransportOptions(const ChannelOptions& options
   out.backoff_multiplier = options.backoff_multiplier;
   out.backoff_jitter = options.backoff_jitter;
   out.backoff_max = options.backoff_max;
+  out.keepalive.time = options.keepalive_time;
+  out.keepalive.timeout = options.keepalive_timeout;
+  out.keepalive.permit_without_calls = options.keepalive_permit_without_calls;
   out.user_agent = kUserAgent;
   if (!options.user_agent_prefix.empty()) out.user_agent += " " + options.user_agent_prefix;
   return out;

@@ -12,6 +12,9 @@ namespace h2rpc {
 
 using codec::Compression;
 
+/// A duration setting that means "never" (no timer is armed): keepalive off, no age limit.
+inline constexpr std::chrono::milliseconds kInfiniteDuration = std::chrono::milliseconds::max();
+
 /// Settings of a client Channel. Defaults follow gRPC's where gRPC has one.
 struct ChannelOptions {
   /// Largest message the client accepts (gRPC's default: 4 MiB); larger → RESOURCE_EXHAUSTED.
@@ -36,9 +39,16 @@ struct ChannelOptions {
   /// Bytes a writer may have queued on one stream beyond what the peer's window admits;
   /// Write() blocks above it (no unbounded buffering).
   uint32_t stream_send_budget = 256 * 1024;
-  /// Keepalive PING interval; zero disables (issue #6 extends this).
+  /// Keepalive (gRPC keepalive.md, A8): a PING once this long passed without reading anything
+  /// from the connection. Zero or kInfiniteDuration: off (the default; no timer exists then).
+  /// A server that finds it too frequent answers GOAWAY "too_many_pings"; the channel then
+  /// doubles it for its later connections.
   std::chrono::milliseconds keepalive_time{0};
+  /// No byte from the server within this long after the PING: the connection is closed and
+  /// its calls end UNAVAILABLE; the next call reconnects.
   std::chrono::milliseconds keepalive_timeout{20000};
+  /// PING also while no call is open (most servers forbid it: too_many_pings).
+  bool keepalive_permit_without_calls = false;
 };
 
 /// Settings of a Server. Each limit is enforced, and advertised where HTTP/2 has a setting.
@@ -76,6 +86,26 @@ struct ServerOptions {
   /// SETTINGS_MAX_HEADER_LIST_SIZE advertised and enforced on receive (name + value + 32 each);
   /// 8 KiB as grpc-go and most proxies; a request over it fails alone (RST_STREAM).
   uint32_t max_header_list_size = 8 * 1024;
+
+  // ---- Keepalive and connection lifetime (gRPC keepalive.md, A9); kInfiniteDuration: off.
+  /// The server PINGs a connection it read nothing from for this long ...
+  std::chrono::milliseconds keepalive_time = std::chrono::hours(2);
+  /// ... and closes it (cancelling its calls) if nothing arrives within this long after.
+  std::chrono::milliseconds keepalive_timeout{20000};
+  /// Shortest interval accepted between a client's PINGs; sooner ones are strikes.
+  std::chrono::milliseconds keepalive_min_time = std::chrono::minutes(5);
+  /// Accept client PINGs while no call is open (otherwise one per 2 hours).
+  bool keepalive_permit_without_calls = false;
+  /// Strikes tolerated; one more → GOAWAY(ENHANCE_YOUR_CALM, "too_many_pings"); the client's
+  /// open calls still finish (within 5 s), then the connection closes.
+  int max_ping_strikes = 2;
+  /// A connection without open calls for this long gets a graceful GOAWAY.
+  std::chrono::milliseconds max_connection_idle = kInfiniteDuration;
+  /// A connection this old (±10 % jitter) gets a graceful GOAWAY: running calls finish, new
+  /// ones go to a new connection ...
+  std::chrono::milliseconds max_connection_age = kInfiniteDuration;
+  /// ... and calls still running this long after that GOAWAY are cancelled with the connection.
+  std::chrono::milliseconds max_connection_age_grace = kInfiniteDuration;
 };
 
 }  // namespace h2rpc

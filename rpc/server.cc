@@ -27,6 +27,14 @@ transport::ServerTransportOptions TransportOptions(const ServerOptions& o) {
   t.max_receive_message_size = o.max_receive_message_size;
   t.stream_send_budget = std::max<uint32_t>(1, o.stream_send_budget);
   t.limits.max_header_list_size = o.max_header_list_size;
+  t.keepalive.time = o.keepalive_time;
+  t.keepalive.timeout = o.keepalive_timeout;
+  t.keepalive.min_time = o.keepalive_min_time;
+  t.keepalive.permit_without_calls = o.keepalive_permit_without_calls;
+  t.keepalive.max_ping_strikes = std::max(0, o.max_ping_strikes);
+  t.keepalive.max_connection_idle = o.max_connection_idle;
+  t.keepalive.max_connection_age = o.max_connection_age;
+  t.keepalive.max_connection_age_grace = o.max_connection_age_grace;
   return t;
 }
 

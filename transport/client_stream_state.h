@@ -210,9 +210,11 @@ class ClientStreamState : public std::enable_shared_from_this<ClientStreamState>
     /// Outgoing framed messages; `front_offset` bytes of the first are already with nghttp2.
     OutgoingMessages outgoing;
     size_t front_offset = 0;
-    size_t outgoing_bytes = 0;   // queued, not yet reserved by nghttp2 for a DATA frame
-    size_t reserved_bytes = 0;   // reserved for a DATA frame nghttp2 packed, not yet sent
-    size_t uncounted_bytes = 0;  // the unary request: never counted against send_budget
+    size_t outgoing_bytes = 0;        // queued, not yet reserved by nghttp2 for a DATA frame
+    size_t reserved_bytes = 0;        // reserved for a DATA frame nghttp2 packed, not yet sent
+    size_t uncounted_bytes = 0;       // the unary request: never counted against send_budget
+    size_t wire_bytes = 0;            // message bytes sent on the current stream (retry safety)
+    uint8_t transparent_retries = 0;  // restarts after a GOAWAY said it was never processed
     bool half_close_requested = false;
     bool local_closed = false;   // END_STREAM sent
     bool data_deferred = false;  // nghttp2 is waiting for resume_data

@@ -7,12 +7,16 @@
 //   kConnecting  resolving and TCP-connecting, address after address
 //   kHandshaking TCP is up, our preface + SETTINGS are out, waiting for the server's SETTINGS
 //   kReady       streams may be opened (up to the server's MAX_CONCURRENT_STREAMS)
-//   kDraining    GOAWAY received: open streams finish, new calls go to a new connection
+//   kDraining    GOAWAY received: open streams finish, new calls go to a new connection;
+//                streams above its last_stream_id were never processed and start again on
+//                the new connection when nothing they sent is lost (RetryUnprocessed)
 //   kFailed      being torn down at the end of this loop iteration (never inside a callback)
 // A connection that fails before kReady is a failed connection attempt: the calls waiting for
 // it end UNAVAILABLE and the channel backs off (gRPC connection-backoff.md); calls arriving
 // during the backoff fail fast, the first call after it tries again. A connection that was
-// ready and then breaks fails only its open calls; the next call reconnects at once.
+// ready and then breaks fails only its open calls; the next call reconnects at once. With
+// keepalive on, a ready connection that reads nothing for keepalive_time gets a PING, and one
+// that stays silent for keepalive_timeout after it breaks (UNAVAILABLE) the same way.
 
 #include "transport/client_transport.h"
 
@@ -178,6 +182,9 @@ class ClientConnection {
   // its capacity from call to call.
   codec::HeaderList header_block_;
   size_t header_block_bytes_ = 0;
+  // Keepalive (only when enabled): when to PING and when silence means the server is gone.
+  std::optional<KeepalivePinger> keepalive_;
+  EventLoop::TimerId keepalive_timer_ = 0;
   bool goaway_received_ = false;
   int32_t goaway_last_stream_id_ = 0;
   uint32_t goaway_error_ = 0;
@@ -231,6 +238,11 @@ class ClientTransportImpl {
   void OnConnected(ClientConnection& connection);
   void OnServerSettings(ClientConnection& connection);
   void OnGoaway(ClientConnection& connection);
+  void StartKeepalive(ClientConnection& connection);
+  void OnKeepaliveTimer(ClientConnection& connection);
+  /// A call the server never processed (GOAWAY) goes back to the waiting calls if nothing is
+  /// lost by sending it again. False: it must fail instead.
+  bool RetryUnprocessed(std::shared_ptr<ClientStreamState>& stream_ref);
   void ReadSocket(ClientConnection& connection);
   void Pump(ClientConnection& connection);
   void UpdateInterest(ClientConnection& connection);
@@ -252,6 +264,8 @@ class ClientTransportImpl {
   std::vector<nghttp2_settings_entry> settings_;
   std::string authority_;
   std::atomic<bool> shutdown_requested_{false};
+  /// The keepalive interval of new connections: doubled by each GOAWAY "too_many_pings".
+  std::chrono::milliseconds keepalive_time_;
 
   std::unique_ptr<ClientConnection> current_;
   std::vector<std::unique_ptr<ClientConnection>> draining_;
@@ -453,6 +467,7 @@ int ClientConnection::OnSendData(nghttp2_frame* frame, const uint8_t* frame_head
   (void)frame;
   output_.AppendCopy(frame_header, 9);
   io.reserved_bytes -= std::min(io.reserved_bytes, length);
+  io.wire_bytes += length;
   size_t left = length;
   while (left > 0 && !io.outgoing.empty()) {
     const std::shared_ptr<const std::string>& front = io.outgoing.front();
@@ -688,6 +703,10 @@ int ClientConnection::OnStreamClose(int32_t stream_id, uint32_t error_code) {
   Unlink(stream);
   io.connection = nullptr;
   io.phase = ClientStreamState::IoState::Phase::kDone;
+  if (goaway_received_ && stream_id > goaway_last_stream_id_ && owner_.RetryUnprocessed(keep)) {
+    owner_.more_work_ = true;
+    return 0;
+  }
   ReleaseQueuedMessages(io);
   if (!stream->finished()) {
     Status status;
@@ -752,6 +771,7 @@ ClientTransportImpl::ClientTransportImpl(std::string target, ClientTransportOpti
       callbacks_(MakeCallbacks()),
       session_options_(MakeSessionOptions(options_.limits, /*is_server=*/false)),
       settings_(MakeSettings(options_.limits, /*is_server=*/false, 0, options_.stream_window)),
+      keepalive_time_(options_.keepalive.time),
       read_buffer_(options_.limits.read_chunk) {
   authority_ = TargetAuthority(target_);
 }
@@ -1176,6 +1196,7 @@ void ClientTransportImpl::OnServerSettings(ClientConnection& connection) {
   }
   backoff_ = std::chrono::milliseconds(0);
   backoff_until_ = Clock::time_point();
+  StartKeepalive(connection);
 }
 
 void ClientTransportImpl::OnGoaway(ClientConnection& connection) {
@@ -1188,14 +1209,97 @@ void ClientTransportImpl::OnGoaway(ClientConnection& connection) {
       connection.connect_timer_ = 0;
     }
   }
+  if (connection.keepalive_ &&
+      IsTooManyPingsGoaway(connection.goaway_error_, connection.goaway_debug_)) {
+    // gRPC's answer: ping half as often on later connections, and no more on this one (so a
+    // repeated GOAWAY doubles once).
+    keepalive_time_ = DoubledKeepaliveTime(keepalive_time_);
+    if (connection.keepalive_timer_ != 0) loop_.CancelTimer(connection.keepalive_timer_);
+    connection.keepalive_timer_ = 0;
+    connection.keepalive_.reset();
+  }
   // New calls go to a new connection; this one finishes its streams ≤ last_stream_id.
   if (current_.get() == &connection) draining_.push_back(std::move(current_));
+}
+
+void ClientTransportImpl::StartKeepalive(ClientConnection& connection) {
+  if (!IsFinite(keepalive_time_)) return;
+  connection.keepalive_.emplace(keepalive_time_, options_.keepalive.timeout,
+                                options_.keepalive.permit_without_calls, Clock::now());
+  ClientConnection* raw = &connection;
+  connection.keepalive_timer_ =
+      loop_.AddTimer(connection.keepalive_->FirstCheck(), [this, raw] { OnKeepaliveTimer(*raw); });
+}
+
+void ClientTransportImpl::OnKeepaliveTimer(ClientConnection& connection) {
+  connection.keepalive_timer_ = 0;
+  if (connection.state_ == ClientConnection::State::kFailed || !connection.keepalive_) return;
+  const KeepalivePinger::Decision decision =
+      connection.keepalive_->OnTimer(Clock::now(), connection.open_count_ > 0);
+  switch (decision.action) {
+    case KeepalivePinger::Action::kDead:
+      FailConnection(connection,
+                     Unavailable("keepalive ping not acknowledged within " +
+                                 std::to_string(connection.keepalive_->timeout().count()) +
+                                 " ms by " + connection.Describe() + "; connection closed"));
+      return;
+    case KeepalivePinger::Action::kSendPing:
+      nghttp2_submit_ping(connection.session_.get(), NGHTTP2_FLAG_NONE, nullptr);
+      more_work_ = true;
+      break;
+    case KeepalivePinger::Action::kWait:
+      break;
+  }
+  ClientConnection* raw = &connection;
+  connection.keepalive_timer_ =
+      loop_.AddTimer(decision.next_check, [this, raw] { OnKeepaliveTimer(*raw); });
+}
+
+bool ClientTransportImpl::RetryUnprocessed(std::shared_ptr<ClientStreamState>& stream_ref) {
+  ClientStreamState& stream = *stream_ref;
+  constexpr uint8_t kMaxTransparentRetries = 4;  // a server refusing forever must not loop us
+  auto& io = stream.io;
+  if (stream.finished() || stream.cancel_requested() || io.got_response_headers ||
+      io.transparent_retries >= kMaxTransparentRetries) {
+    return false;
+  }
+  // Only the unary request (kept in the call state) may have left; streamed messages that were
+  // sent are gone from the queue, and sending the rest alone would change the call.
+  const size_t replayable = stream.has_first_message ? stream.first_message.size() : 0;
+  if (io.wire_bytes > replayable) return false;
+  OutgoingMessages rebuilt;
+  size_t bytes = 0;
+  if (stream.has_first_message) {
+    rebuilt.push_back(std::shared_ptr<const std::string>(stream_ref, &stream.first_message));
+    bytes += stream.first_message.size();
+  }
+  for (const auto& message : io.outgoing) {
+    if (message.get() == &stream.first_message) continue;
+    rebuilt.push_back(message);
+    bytes += message->size();
+  }
+  io.outgoing = std::move(rebuilt);
+  io.outgoing_bytes = bytes;
+  io.front_offset = 0;
+  io.reserved_bytes = 0;
+  io.uncounted_bytes = stream.has_first_message ? stream.first_message.size() : 0;
+  io.wire_bytes = 0;
+  io.local_closed = false;
+  io.data_deferred = false;
+  io.unconsumed_bytes = 0;
+  io.deframer.reset();
+  io.stream_id = -1;
+  io.phase = ClientStreamState::IoState::Phase::kWaiting;
+  ++io.transparent_retries;
+  waiting_.push_front(std::move(stream_ref));
+  return true;
 }
 
 void ClientTransportImpl::ReadSocket(ClientConnection& connection) {
   for (int i = 0; i < kMaxReadsPerEvent; ++i) {
     const ssize_t n = read(connection.fd_, read_buffer_.data(), read_buffer_.size());
     if (n > 0) {
+      if (i == 0 && connection.keepalive_) connection.keepalive_->OnRead(Clock::now());
       const ssize_t consumed = nghttp2_session_mem_recv(
           connection.session_.get(), read_buffer_.data(), static_cast<size_t>(n));
       if (consumed < 0) {
@@ -1296,6 +1400,10 @@ void ClientTransportImpl::CloseConnection(ClientConnection& connection, const St
   if (connection.connect_timer_ != 0) {
     loop_.CancelTimer(connection.connect_timer_);
     connection.connect_timer_ = 0;
+  }
+  if (connection.keepalive_timer_ != 0) {
+    loop_.CancelTimer(connection.keepalive_timer_);
+    connection.keepalive_timer_ = 0;
   }
   if (connection.fd_ >= 0) {
     loop_.Remove(connection.fd_);

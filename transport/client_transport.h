@@ -20,6 +20,7 @@
 #include "codec/status.h"
 #include "transport/client_stream_state.h"
 #include "transport/event_loop.h"
+#include "transport/keepalive_policy.h"
 #include "transport/limits.h"
 #include "transport/mpsc_queue.h"
 
@@ -81,6 +82,7 @@ struct ClientTransportOptions {
   std::chrono::milliseconds backoff_max{120000};
   std::string user_agent;
   TransportLimits limits;
+  ClientKeepaliveOptions keepalive;
 };
 
 class ClientTransportImpl;

@@ -158,6 +158,8 @@ bool ServerConnection::Start() {
   interest_ = EPOLLIN;
   io_->loop().Add(fd_, interest_, [this](uint32_t events) { OnSocketEvent(events); });
   registered_ = true;
+  keepalive_ = std::make_unique<ServerKeepalive>(this, options_.keepalive);
+  keepalive_->Start();
   io_->MarkDirty(this);
   return true;
 }
@@ -192,6 +194,7 @@ void ServerConnection::OnSocketEvent(uint32_t events) {
     for (int i = 0; i < kMaxReadsPerEvent && ReadingAllowed(); ++i) {
       const ssize_t n = ::read(fd_, buffer, chunk);
       if (n > 0) {
+        if (i == 0 && keepalive_) keepalive_->OnRead();
         const ssize_t rv = nghttp2_session_mem_recv(session_, buffer, static_cast<size_t>(n));
         if (rv < 0) {
           Fail("nghttp2_session_mem_recv", static_cast<int>(rv));
@@ -269,6 +272,7 @@ void ServerConnection::Close() {
     io_->loop().CancelTimer(goaway_timer_);
     goaway_timer_ = 0;
   }
+  if (keepalive_) keepalive_->Stop();
   // nghttp2_session_del calls no callback: every call still attached ends here, cancelled.
   while (streams_ != nullptr) {
     ServerStream* s = streams_;
@@ -309,6 +313,7 @@ void ServerConnection::Detach(ServerStream* s) {
   if (streams_ == s) streams_ = s->io_next_;
   s->io_prev_ = s->io_next_ = nullptr;
   --stream_count_;
+  if (stream_count_ == 0 && keepalive_) keepalive_->OnIdle();
   if (session_ != nullptr && !closed_) {
     nghttp2_session_set_stream_user_data(session_, s->stream_id_, nullptr);
   }
@@ -432,6 +437,10 @@ int ServerConnection::OnFrameRecv(const nghttp2_frame* frame) {
       }
       break;
     case NGHTTP2_PING:
+      if ((frame->hd.flags & NGHTTP2_FLAG_ACK) == 0 && keepalive_ &&
+          !keepalive_->OnPingReceived()) {
+        break;  // GOAWAY(ENHANCE_YOUR_CALM) is queued; the connection ends with its calls
+      }
       if ((frame->hd.flags & NGHTTP2_FLAG_ACK) && shutdown_notice_sent_ &&
           std::memcmp(frame->ping.opaque_data, kShutdownPing, sizeof kShutdownPing) == 0) {
         SendFinalGoaway();  // one round trip after the notice: in-flight streams have arrived
@@ -589,6 +598,9 @@ int ServerConnection::OnStreamClose(int32_t stream_id, uint32_t) {
 }
 
 int ServerConnection::OnFrameSend(const nghttp2_frame* frame) {
+  if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) && keepalive_) {
+    keepalive_->OnHeadersOrDataSent();
+  }
   if ((frame->hd.type != NGHTTP2_HEADERS && frame->hd.type != NGHTTP2_DATA) ||
       (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) == 0) {
     return 0;
@@ -838,8 +850,13 @@ void ServerConnection::OnDeadline(ServerStream* s) {
 }
 
 void ServerConnection::BeginShutdown() {
+  BeginGracefulGoaway(std::min(Clock::now() + kShutdownNoticeRtt, transport_->final_goaway_by()),
+                      "");
+}
+
+void ServerConnection::BeginGracefulGoaway(Clock::time_point by, const char* debug) {
   if (closed_ || shutdown_notice_sent_ || final_goaway_sent_) return;
-  const auto by = std::min(Clock::now() + kShutdownNoticeRtt, transport_->final_goaway_by());
+  goaway_debug_ = debug;
   if (by <= Clock::now()) {
     SendFinalGoaway();
     return;
@@ -866,7 +883,8 @@ void ServerConnection::SendFinalGoaway() {
   }
   nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
                         nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
-                        nullptr, 0);
+                        reinterpret_cast<const uint8_t*>(goaway_debug_),
+                        std::strlen(goaway_debug_));
   io_->MarkDirty(this);
 }
 

@@ -17,6 +17,7 @@
 #include "transport/event_loop.h"
 #include "transport/mpsc_queue.h"
 #include "transport/output_buffer.h"
+#include "transport/server_keepalive.h"
 #include "transport/server_stream.h"
 #include "transport/server_transport.h"
 
@@ -111,6 +112,9 @@ class ServerConnection {
   void OnStreamCommand(ServerCommand& command);
   void OnDeadline(ServerStream* stream);
   void BeginShutdown();
+  /// Shutdown notice and PING now; the final GOAWAY (NO_ERROR, `debug`) follows the PING ACK
+  /// or comes at `final_by`. Running calls continue. Once per connection.
+  void BeginGracefulGoaway(std::chrono::steady_clock::time_point final_by, const char* debug);
   void SendFinalGoaway();
   void CancelAll();
   /// Cancels every call, frees the session, closes the socket. Idempotent.
@@ -170,6 +174,8 @@ class ServerConnection {
   bool final_goaway_sent_ = false;
   bool shutdown_notice_sent_ = false;
   EventLoop::TimerId goaway_timer_ = 0;
+  const char* goaway_debug_ = "";  // final GOAWAY's debug data: why the connection ends
+  std::unique_ptr<ServerKeepalive> keepalive_;
   ServerStream* streams_ = nullptr;  // intrusive list of attached streams
   size_t stream_count_ = 0;
   std::vector<nghttp2_nv> nv_scratch_;
@@ -180,6 +186,7 @@ class ServerConnection {
   size_t header_fields_ = 0;
 
   friend class ServerIoThread;
+  friend class ServerKeepalive;
 };
 
 }  // namespace h2rpc::transport

@@ -18,6 +18,7 @@
 
 #include "codec/headers.h"
 #include "codec/status.h"
+#include "transport/keepalive_policy.h"
 #include "transport/limits.h"
 #include "transport/server_stream.h"
 #include "transport/unix_address.h"
@@ -61,6 +62,7 @@ struct ServerTransportOptions {
   uint32_t max_receive_message_size = 4 * 1024 * 1024;
   uint32_t stream_send_budget = 256 * 1024;
   TransportLimits limits;
+  ServerKeepaliveOptions keepalive;
 };
 
 /// Counters for tests and diagnostics (approximate while the server runs).
