@@ -8,6 +8,7 @@
 #include "codec/status.h"
 #include "rpc/client_call.h"
 #include "rpc/client_context.h"
+#include "rpc/credentials.h"
 #include "rpc/options.h"
 
 namespace h2rpc {
@@ -23,7 +24,12 @@ class ClientTransport;
 class Channel {
  public:
   /// Targets: "host:port", "[v6addr]:port", "localhost:port", "dns:host:port".
+  /// Plaintext (h2c).
   static std::shared_ptr<Channel> Create(const std::string& target,
+                                         const ChannelOptions& options = {});
+  /// With `credentials` (InsecureChannelCredentials() or SslCredentials(...)).
+  static std::shared_ptr<Channel> Create(const std::string& target,
+                                         const std::shared_ptr<ChannelCredentials>& credentials,
                                          const ChannelOptions& options = {});
   ~Channel();
   Channel(const Channel&) = delete;
@@ -41,9 +47,11 @@ class Channel {
   const ChannelOptions& options() const { return options_; }
 
  private:
-  Channel(std::string target, ChannelOptions options);
+  Channel(std::string target, ChannelOptions options,
+          const std::shared_ptr<ChannelCredentials>& credentials);
   std::string target_;
   ChannelOptions options_;
+  Status credentials_error_;  // bad credentials fail every call with this
   std::unique_ptr<internal::ClientTransport> transport_;
 };
 
@@ -51,6 +59,11 @@ class Channel {
 inline std::shared_ptr<Channel> CreateChannel(const std::string& target,
                                               const ChannelOptions& options = {}) {
   return Channel::Create(target, options);
+}
+inline std::shared_ptr<Channel> CreateChannel(const std::string& target,
+                                              const std::shared_ptr<ChannelCredentials>& creds,
+                                              const ChannelOptions& options = {}) {
+  return Channel::Create(target, creds, options);
 }
 
 }  // namespace h2rpc

@@ -27,6 +27,7 @@ transport::ServerTransportOptions TransportOptions(const ServerOptions& o) {
   t.max_receive_message_size = o.max_receive_message_size;
   t.stream_send_budget = std::max<uint32_t>(1, o.stream_send_budget);
   t.limits.max_header_list_size = o.max_header_list_size;
+  t.tls_handshake_timeout = o.tls_handshake_timeout;
   return t;
 }
 
@@ -98,8 +99,16 @@ ServerImpl::~ServerImpl() {
   Wait();
 }
 
-Status ServerImpl::AddListeningPort(const std::string& address, int* port) {
-  return transport_->AddListener(address, port);
+Status ServerImpl::AddListeningPort(const std::string& address, int* port,
+                                    const std::shared_ptr<ServerCredentials>& credentials) {
+  if (credentials && !credentials->status().ok()) {
+    if (port != nullptr) *port = 0;
+    return Status(credentials->status().code(), "invalid server credentials for " + address + ": " +
+                                                    credentials->status().message());
+  }
+  return transport_->AddListener(
+      address, port,
+      credentials && credentials->is_secure() ? credentials->internal_tls() : nullptr);
 }
 
 void ServerImpl::Start() {
@@ -254,7 +263,14 @@ ServerBuilder::ServerBuilder() = default;
 ServerBuilder::~ServerBuilder() = default;
 
 ServerBuilder& ServerBuilder::AddListeningPort(const std::string& address, int* selected_port) {
-  ports_.push_back(Port{address, selected_port});
+  ports_.push_back(Port{address, selected_port, nullptr});
+  return *this;
+}
+
+ServerBuilder& ServerBuilder::AddListeningPort(const std::string& address,
+                                               std::shared_ptr<ServerCredentials> credentials,
+                                               int* selected_port) {
+  ports_.push_back(Port{address, selected_port, std::move(credentials)});
   return *this;
 }
 
@@ -332,7 +348,7 @@ std::unique_ptr<Server> ServerBuilder::BuildAndStart() {
   auto impl = std::make_unique<internal::ServerImpl>(options_, std::move(table), fallback_);
   for (const Port& p : ports_) {
     int port = 0;
-    Status s = impl->AddListeningPort(p.address, &port);
+    Status s = impl->AddListeningPort(p.address, &port, p.credentials);
     if (!s.ok()) {
       error_ = s;
       for (const Port& q : ports_) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "codec/status.h"
+#include "rpc/credentials.h"
 #include "rpc/options.h"
 #include "rpc/service.h"
 
@@ -48,6 +49,10 @@ class ServerBuilder {
   /// "host:port", "[::1]:port", "0.0.0.0:port", ":port" (all interfaces). Port 0 picks a free
   /// port; `selected_port` receives it after BuildAndStart (0 if binding failed).
   ServerBuilder& AddListeningPort(const std::string& address, int* selected_port = nullptr);
+  /// The same with credentials: InsecureServerCredentials() or SslServerCredentials(...).
+  ServerBuilder& AddListeningPort(const std::string& address,
+                                  std::shared_ptr<ServerCredentials> credentials,
+                                  int* selected_port = nullptr);
   /// The service must outlive the server.
   ServerBuilder& RegisterService(Service* service);
   /// A handler for one full method name, without a Service class.
@@ -71,6 +76,7 @@ class ServerBuilder {
   struct Port {
     std::string address;
     int* selected;
+    std::shared_ptr<ServerCredentials> credentials;  // null: plaintext
   };
   std::vector<Port> ports_;
   std::vector<MethodHandler> methods_;

@@ -22,6 +22,7 @@
 #include "transport/event_loop.h"
 #include "transport/limits.h"
 #include "transport/mpsc_queue.h"
+#include "transport/tls_context.h"
 
 namespace h2rpc::transport {
 
@@ -81,6 +82,10 @@ struct ClientTransportOptions {
   std::chrono::milliseconds backoff_max{120000};
   std::string user_agent;
   TransportLimits limits;
+  /// Null: plaintext (h2c). Otherwise every connection is TLS with ALPN h2, verified against
+  /// the target's host (or `tls_target_name_override`); connect_timeout bounds the handshake.
+  std::shared_ptr<const TlsContext> tls;
+  std::string tls_target_name_override;
 };
 
 class ClientTransportImpl;
