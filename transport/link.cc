@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,6 +22,51 @@ bool IsIpAddress(const std::string& host) {
   return inet_pton(AF_INET, host.c_str(), buf) == 1 || inet_pton(AF_INET6, host.c_str(), buf) == 1;
 }
 
+// A socket BIO of our own: OpenSSL's writes with write(2), and a peer that hung up would kill
+// the process with SIGPIPE. Ours sends with MSG_NOSIGNAL, as the plaintext path does.
+int FdOf(BIO* bio) { return static_cast<int>(reinterpret_cast<intptr_t>(BIO_get_data(bio))); }
+
+int SocketBioWrite(BIO* bio, const char* data, int length) {
+  BIO_clear_retry_flags(bio);
+  const ssize_t n = ::send(FdOf(bio), data, static_cast<size_t>(length), MSG_NOSIGNAL);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+    BIO_set_retry_write(bio);
+  }
+  return static_cast<int>(n);
+}
+
+int SocketBioRead(BIO* bio, char* buf, int length) {
+  BIO_clear_retry_flags(bio);
+  const ssize_t n = ::recv(FdOf(bio), buf, static_cast<size_t>(length), 0);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+    BIO_set_retry_read(bio);
+  }
+  return static_cast<int>(n);
+}
+
+long SocketBioCtrl(BIO*, int command, long, void*) {
+  return command == BIO_CTRL_FLUSH ? 1 : 0;  // nothing is buffered in the BIO
+}
+
+int SocketBioCreate(BIO* bio) {
+  BIO_set_init(bio, 1);
+  return 1;
+}
+
+const BIO_METHOD* SocketBioMethod() {
+  static BIO_METHOD* const method = [] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "h2rpc socket");
+    if (m != nullptr) {
+      BIO_meth_set_write(m, SocketBioWrite);
+      BIO_meth_set_read(m, SocketBioRead);
+      BIO_meth_set_ctrl(m, SocketBioCtrl);
+      BIO_meth_set_create(m, SocketBioCreate);
+    }
+    return m;
+  }();
+  return method;
+}
+
 std::string Ia5(const ASN1_IA5STRING* s) {
   return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
                      static_cast<size_t>(ASN1_STRING_length(s)));
@@ -34,10 +80,14 @@ Status Link::UseTls(int fd, const std::shared_ptr<const TlsContext>& context,
   context_ = context;
   ERR_clear_error();
   ssl_.reset(SSL_new(context->get()));
-  if (!ssl_ || SSL_set_fd(ssl_.get(), fd) != 1) {
+  BIO* bio = SocketBioMethod() != nullptr ? BIO_new(SocketBioMethod()) : nullptr;
+  if (!ssl_ || bio == nullptr) {
+    BIO_free(bio);
     return Status(StatusCode::kUnavailable,
                   "cannot start TLS: " + TakeOpenSslError("out of memory"));
   }
+  BIO_set_data(bio, reinterpret_cast<void*>(static_cast<intptr_t>(fd)));
+  SSL_set_bio(ssl_.get(), bio, bio);  // the SSL owns the BIO (one reference for both ends)
   if (context->is_server()) {
     SSL_set_accept_state(ssl_.get());
     return Status();

@@ -1,7 +1,8 @@
 // Link: the byte path of one connection — a plain socket, or TLS over that same socket.
 //
-// TLS uses SSL_set_fd on the existing non-blocking socket: OpenSSL reads and writes the socket
-// itself, so there is no memory BIO and no copy beyond the encryption. The I/O thread stays
+// TLS runs over the existing non-blocking socket through a socket BIO (recv / send with
+// MSG_NOSIGNAL): OpenSSL reads and writes the socket itself, so there is no memory BIO and no
+// copy beyond the encryption. The I/O thread stays
 // the only user of the socket and of the SSL object. A link does not own the socket.
 #pragma once
 
