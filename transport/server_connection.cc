@@ -316,6 +316,9 @@ void ServerConnection::Pump() {
     return;
   }
   UpdateInterest();
+  // Reading may have paused (output backed up) with bytes OpenSSL had decrypted already:
+  // epoll will not report those once reading resumes, so take them now.
+  if (link_.HasBufferedInput() && ReadingAllowed()) OnSocketEvent(EPOLLIN);
 }
 
 void ServerConnection::UpdateInterest() {
