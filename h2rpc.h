@@ -6,6 +6,7 @@
 #include "rpc/client_call.h"
 #include "rpc/client_context.h"
 #include "rpc/client_stream.h"
+#include "rpc/credentials.h"
 #include "rpc/metadata.h"
 #include "rpc/options.h"
 #include "rpc/serialization.h"

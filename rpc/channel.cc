@@ -19,8 +19,13 @@ namespace {
 /// "h2rpc-cpp/<version>", then the application's own product token if it gave one.
 constexpr char kUserAgent[] = "h2rpc-cpp/0.1.0";
 
-transport::ClientTransportOptions TransportOptions(const ChannelOptions& options) {
+transport::ClientTransportOptions TransportOptions(
+    const ChannelOptions& options, const std::shared_ptr<ChannelCredentials>& credentials) {
   transport::ClientTransportOptions out;
+  if (credentials && credentials->is_secure()) {
+    out.tls = credentials->internal_tls();
+    out.tls_target_name_override = options.ssl_target_name_override;
+  }
   // HTTP/2 windows are 31-bit; below 64 KiB (the protocol's default) nothing is gained.
   auto window = [](uint32_t w) { return std::clamp<uint32_t>(w, 65535, 0x7fffffff); };
   out.stream_window = window(options.stream_window);
@@ -105,19 +110,31 @@ Status FrameRequest(std::string_view request, uint32_t max_send_message_size,
 }  // namespace
 
 std::shared_ptr<Channel> Channel::Create(const std::string& target, const ChannelOptions& options) {
-  return std::shared_ptr<Channel>(new Channel(target, options));
+  return std::shared_ptr<Channel>(new Channel(target, options, nullptr));
 }
 
-Channel::Channel(std::string target, ChannelOptions options)
+std::shared_ptr<Channel> Channel::Create(const std::string& target,
+                                         const std::shared_ptr<ChannelCredentials>& credentials,
+                                         const ChannelOptions& options) {
+  return std::shared_ptr<Channel>(new Channel(target, options, credentials));
+}
+
+Channel::Channel(std::string target, ChannelOptions options,
+                 const std::shared_ptr<ChannelCredentials>& credentials)
     : target_(std::move(target)),
       options_(std::move(options)),
-      transport_(std::make_unique<internal::ClientTransport>(target_, TransportOptions(options_))) {
+      transport_(std::make_unique<internal::ClientTransport>(
+          target_, TransportOptions(options_, credentials))) {
+  if (credentials && !credentials->status().ok()) {
+    config_error_ = Status(credentials->status().code(),
+                           "invalid channel credentials: " + credentials->status().message());
+  }
   // A bad unix path (too long, empty) is the caller's error, not a connection failure worth
   // retrying with backoff.
-  if (transport::IsUnixAddress(target_)) {
+  if (config_error_.ok() && transport::IsUnixAddress(target_)) {
     StatusOr<transport::SocketAddress> parsed = transport::ParseUnixAddress(target_);
     if (!parsed.ok()) {
-      target_error_ =
+      config_error_ =
           Status(StatusCode::kInvalidArgument, "invalid target: " + parsed.status().message());
     }
   }
@@ -130,7 +147,7 @@ Status Channel::UnaryCall(ClientContext& context, std::string_view method, std::
   auto call = std::make_shared<internal::ClientCallState>();
   call->path = method;  // the caller blocks until the call ended: no copy needed
   call->queue = transport_->queue();
-  Status setup = target_error_.ok() ? PrepareCall(context, options_, *call) : target_error_;
+  Status setup = config_error_.ok() ? PrepareCall(context, options_, *call) : config_error_;
   if (setup.ok()) setup = FrameRequest(request, options_.max_send_message_size, *call);
   context.internal_bind(call);
   if (!setup.ok()) {
@@ -172,7 +189,7 @@ std::unique_ptr<ClientCall> Channel::StartCall(ClientContext& context, std::stri
   call->queue = transport_->queue();
   // The ClientCall may outlive this Channel; its commands must still find a live queue.
   call->queue_keepalive = transport_->shared_queue();
-  Status setup = target_error_.ok() ? PrepareCall(context, options_, *call) : target_error_;
+  Status setup = config_error_.ok() ? PrepareCall(context, options_, *call) : config_error_;
   context.internal_bind(call);
   if (!setup.ok()) {
     call->FinishBeforeStart(std::move(setup));

@@ -8,6 +8,7 @@
 #include "codec/status.h"
 #include "rpc/client_call.h"
 #include "rpc/client_context.h"
+#include "rpc/credentials.h"
 #include "rpc/options.h"
 
 namespace h2rpc {
@@ -26,7 +27,12 @@ class Channel {
   /// sockets: "unix:path" (relative or absolute), "unix:///abs/path", "unix-abstract:name"
   /// (Linux abstract namespace; :authority "localhost"). A unix path too long for sockaddr_un
   /// fails every call INVALID_ARGUMENT.
+  /// Plaintext (h2c) unless TLS credentials are given.
   static std::shared_ptr<Channel> Create(const std::string& target,
+                                         const ChannelOptions& options = {});
+  /// With `credentials` (InsecureChannelCredentials() or SslCredentials(...)).
+  static std::shared_ptr<Channel> Create(const std::string& target,
+                                         const std::shared_ptr<ChannelCredentials>& credentials,
                                          const ChannelOptions& options = {});
   ~Channel();
   Channel(const Channel&) = delete;
@@ -44,10 +50,11 @@ class Channel {
   const ChannelOptions& options() const { return options_; }
 
  private:
-  Channel(std::string target, ChannelOptions options);
+  Channel(std::string target, ChannelOptions options,
+          const std::shared_ptr<ChannelCredentials>& credentials);
   std::string target_;
   ChannelOptions options_;
-  Status target_error_;  // a unix target that can never connect: calls fail with this
+  Status config_error_;  // bad credentials or an impossible unix target: every call fails with this
   std::unique_ptr<internal::ClientTransport> transport_;
 };
 
@@ -55,6 +62,11 @@ class Channel {
 inline std::shared_ptr<Channel> CreateChannel(const std::string& target,
                                               const ChannelOptions& options = {}) {
   return Channel::Create(target, options);
+}
+inline std::shared_ptr<Channel> CreateChannel(const std::string& target,
+                                              const std::shared_ptr<ChannelCredentials>& creds,
+                                              const ChannelOptions& options = {}) {
+  return Channel::Create(target, creds, options);
 }
 
 }  // namespace h2rpc

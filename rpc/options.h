@@ -25,8 +25,11 @@ struct ChannelOptions {
   Compression default_compression = Compression::kIdentity;
   /// Appended after "h2rpc-cpp/<version>" in user-agent.
   std::string user_agent_prefix;
-  /// Bound on TCP connect (+ handshake) per attempt.
+  /// Bound on TCP connect + TLS handshake + the server's SETTINGS, per attempt.
   std::chrono::milliseconds connect_timeout{20000};
+  /// TLS: the name the server's certificate must carry instead of the target's host (and the
+  /// SNI sent), like gRPC's grpc.ssl_target_name_override. For tests; empty: the target's host.
+  std::string ssl_target_name_override;
   /// gRPC connection backoff (connection-backoff.md): initial, multiplier, jitter, max.
   std::chrono::milliseconds backoff_initial{1000};
   double backoff_multiplier = 1.6;
@@ -106,6 +109,9 @@ struct ServerOptions {
   std::chrono::milliseconds max_connection_age = kInfiniteDuration;
   /// ... and calls still running this long after that GOAWAY are cancelled with the connection.
   std::chrono::milliseconds max_connection_age_grace = kInfiniteDuration;
+  /// TLS ports: a client must complete its handshake within this or be disconnected, so a
+  /// client that connects and sends nothing cannot hold a connection.
+  std::chrono::milliseconds tls_handshake_timeout{10000};
 };
 
 }  // namespace h2rpc

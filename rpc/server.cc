@@ -35,6 +35,7 @@ transport::ServerTransportOptions TransportOptions(const ServerOptions& o) {
   t.keepalive.max_connection_idle = o.max_connection_idle;
   t.keepalive.max_connection_age = o.max_connection_age;
   t.keepalive.max_connection_age_grace = o.max_connection_age_grace;
+  t.tls_handshake_timeout = o.tls_handshake_timeout;
   return t;
 }
 
@@ -106,8 +107,16 @@ ServerImpl::~ServerImpl() {
   Wait();
 }
 
-Status ServerImpl::AddListeningPort(const std::string& address, int* port) {
-  return transport_->AddListener(address, port);
+Status ServerImpl::AddListeningPort(const std::string& address, int* port,
+                                    const std::shared_ptr<ServerCredentials>& credentials) {
+  if (credentials && !credentials->status().ok()) {
+    if (port != nullptr) *port = 0;
+    return Status(credentials->status().code(), "invalid server credentials for " + address + ": " +
+                                                    credentials->status().message());
+  }
+  return transport_->AddListener(
+      address, port,
+      credentials && credentials->is_secure() ? credentials->internal_tls() : nullptr);
 }
 
 void ServerImpl::Start() {
@@ -262,7 +271,14 @@ ServerBuilder::ServerBuilder() = default;
 ServerBuilder::~ServerBuilder() = default;
 
 ServerBuilder& ServerBuilder::AddListeningPort(const std::string& address, int* selected_port) {
-  ports_.push_back(Port{address, selected_port});
+  ports_.push_back(Port{address, selected_port, nullptr});
+  return *this;
+}
+
+ServerBuilder& ServerBuilder::AddListeningPort(const std::string& address,
+                                               std::shared_ptr<ServerCredentials> credentials,
+                                               int* selected_port) {
+  ports_.push_back(Port{address, selected_port, std::move(credentials)});
   return *this;
 }
 
@@ -340,7 +356,7 @@ std::unique_ptr<Server> ServerBuilder::BuildAndStart() {
   auto impl = std::make_unique<internal::ServerImpl>(options_, std::move(table), fallback_);
   for (const Port& p : ports_) {
     int port = 0;
-    Status s = impl->AddListeningPort(p.address, &port);
+    Status s = impl->AddListeningPort(p.address, &port, p.credentials);
     if (!s.ok()) {
       error_ = s;
       for (const Port& q : ports_) {

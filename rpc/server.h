@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "codec/status.h"
+#include "rpc/credentials.h"
 #include "rpc/options.h"
 #include "rpc/service.h"
 
@@ -53,6 +54,10 @@ class ServerBuilder {
   /// server that died (nobody listening) is replaced; a live server there, or a file that is
   /// not a socket, fails the bind. The socket file is removed when the server shuts down.
   ServerBuilder& AddListeningPort(const std::string& address, int* selected_port = nullptr);
+  /// The same with credentials: InsecureServerCredentials() or SslServerCredentials(...).
+  ServerBuilder& AddListeningPort(const std::string& address,
+                                  std::shared_ptr<ServerCredentials> credentials,
+                                  int* selected_port = nullptr);
   /// The service must outlive the server.
   ServerBuilder& RegisterService(Service* service);
   /// A handler for one full method name, without a Service class.
@@ -76,6 +81,7 @@ class ServerBuilder {
   struct Port {
     std::string address;
     int* selected;
+    std::shared_ptr<ServerCredentials> credentials;  // null: plaintext
   };
   std::vector<Port> ports_;
   std::vector<MethodHandler> methods_;

@@ -50,6 +50,12 @@ void ServerContext::set_compression_algorithm(codec::Compression c) {
 
 std::string ServerContext::peer() const { return call_->peer(); }
 
+const PeerIdentity& ServerContext::peer_identity() const {
+  static const PeerIdentity kPlaintext;
+  const PeerIdentity* identity = call_->peer_identity();
+  return identity != nullptr ? *identity : kPlaintext;
+}
+
 const std::string& ServerContext::method() const { return call_->head().path; }
 
 const std::string& ServerContext::authority() const { return call_->head().authority; }

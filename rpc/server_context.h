@@ -8,6 +8,7 @@
 #include <string>
 
 #include "codec/compression.h"
+#include "rpc/credentials.h"
 #include "rpc/metadata.h"
 
 namespace h2rpc {
@@ -48,6 +49,9 @@ class ServerContext {
 
   /// "ipv4:127.0.0.1:54321" / "ipv6:[::1]:54321".
   std::string peer() const;
+  /// The client's TLS identity (certificate subject and SANs, whether it was verified, the TLS
+  /// version); all empty / false on a plaintext connection.
+  const PeerIdentity& peer_identity() const;
   /// "/pkg.Service/Method".
   const std::string& method() const;
   /// :authority of the request.

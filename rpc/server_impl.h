@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "codec/status.h"
+#include "rpc/credentials.h"
 #include "rpc/handler_pool.h"
 #include "rpc/options.h"
 #include "rpc/server_call_state.h"
@@ -28,7 +29,8 @@ class ServerImpl final : public transport::ServerStreamHandler {
              GenericHandler fallback);
   ~ServerImpl() override;
 
-  Status AddListeningPort(const std::string& address, int* port);
+  Status AddListeningPort(const std::string& address, int* port,
+                          const std::shared_ptr<ServerCredentials>& credentials);
   void Start();
   void Shutdown(std::chrono::system_clock::time_point deadline);
   void Wait();

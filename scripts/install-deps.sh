@@ -9,7 +9,7 @@ packages=(
   doctest-dev
   clang libclang-rt-14-dev clang-format-14
   libgrpc++-dev protobuf-compiler-grpc grpc-proto
-  nghttp2-client nghttp2-server python3-h2 openssl
+  nghttp2-client nghttp2-server python3-h2 openssl ca-certificates
   gcovr valgrind
 )
 

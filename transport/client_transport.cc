@@ -5,6 +5,7 @@
 //
 // Connection life cycle (one "current" connection, plus draining ones after a GOAWAY):
 //   kConnecting  resolving and TCP-connecting, address after address
+//   kTlsHandshaking  TCP is up, the TLS handshake (ALPN h2, certificate checks) is under way
 //   kHandshaking TCP is up, our preface + SETTINGS are out, waiting for the server's SETTINGS
 //   kReady       streams may be opened (up to the server's MAX_CONCURRENT_STREAMS)
 //   kDraining    GOAWAY received: open streams finish, new calls go to a new connection;
@@ -40,6 +41,7 @@
 #include "codec/status_mapping.h"
 #include "codec/timeout.h"
 #include "transport/address.h"
+#include "transport/link.h"
 #include "transport/output_buffer.h"
 #include "transport/session_options.h"
 
@@ -124,7 +126,7 @@ class ClientTransportImpl;
 /// One TCP connection and its nghttp2 client session.
 class ClientConnection {
  public:
-  enum class State { kConnecting, kHandshaking, kReady, kDraining, kFailed };
+  enum class State { kConnecting, kTlsHandshaking, kHandshaking, kReady, kDraining, kFailed };
 
   ClientConnection(ClientTransportImpl& owner, uint64_t serial) : owner_(owner), serial_(serial) {}
   ~ClientConnection();
@@ -162,6 +164,7 @@ class ClientConnection {
   const uint64_t serial_;
   State state_ = State::kConnecting;
   int fd_ = -1;
+  transport::Link link_;  // the socket's byte path (plain, or TLS over fd_)
   uint32_t epoll_events_ = 0;
   SessionPtr session_;
   OutputBuffer output_;
@@ -236,6 +239,8 @@ class ClientTransportImpl {
   void TryNextAddress(ClientConnection& connection);
   void OnSocketEvent(ClientConnection& connection, uint32_t events);
   void OnConnected(ClientConnection& connection);
+  void StartTls(ClientConnection& connection);
+  void ContinueTlsHandshake(ClientConnection& connection);
   void OnServerSettings(ClientConnection& connection);
   void OnGoaway(ClientConnection& connection);
   void StartKeepalive(ClientConnection& connection);
@@ -1065,7 +1070,10 @@ void ClientTransportImpl::StartConnecting() {
   raw->connect_timer_ =
       loop_.AddTimer(raw->attempt_started_ + options_.connect_timeout, [this, raw] {
         raw->connect_timer_ = 0;
-        FailConnection(*raw, Unavailable("connecting to " + target_ + " timed out after " +
+        const bool in_tls = raw->state_ == ClientConnection::State::kTlsHandshaking;
+        FailConnection(*raw, Unavailable((in_tls ? "TLS handshake with " + raw->peer_
+                                                 : "connecting to " + target_) +
+                                         " timed out after " +
                                          std::to_string(options_.connect_timeout.count()) + " ms"));
       });
   current_ = std::move(connection);
@@ -1151,14 +1159,24 @@ void ClientTransportImpl::OnSocketEvent(ClientConnection& connection, uint32_t e
       TryNextAddress(connection);
       return;
     }
-    OnConnected(connection);
+    if (options_.tls) {
+      StartTls(connection);
+    } else {
+      connection.link_.UsePlain(connection.fd_);
+      OnConnected(connection);
+    }
     return;
   }
-  if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0) ReadSocket(connection);
+  if (connection.state_ == ClientConnection::State::kTlsHandshaking) {
+    ContinueTlsHandshake(connection);
+    return;
+  }
+  const bool read_wants_write = connection.link_.read_wants_write() && (events & EPOLLOUT) != 0;
+  if ((events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0 || read_wants_write) ReadSocket(connection);
   if (connection.state_ != ClientConnection::State::kFailed && (events & EPOLLOUT) != 0) {
-    if (connection.output_.FlushTo(connection.fd_) < 0) {
-      FailConnection(connection,
-                     Unavailable("write to " + connection.peer_ + " failed: " + ErrnoText(errno)));
+    if (connection.link_.Flush(connection.output_) < 0) {
+      FailConnection(connection, Unavailable("write to " + connection.peer_ +
+                                             " failed: " + connection.link_.ErrorText(errno)));
       return;
     }
     more_work_ = true;  // room again: let nghttp2 produce more
@@ -1181,6 +1199,44 @@ void ClientTransportImpl::OnConnected(ClientConnection& connection) {
   connection.state_ = ClientConnection::State::kHandshaking;
   UpdateInterest(connection);
   more_work_ = true;
+}
+
+void ClientTransportImpl::StartTls(ClientConnection& connection) {
+  const std::string& host = options_.tls_target_name_override.empty()
+                                ? host_port_->host
+                                : options_.tls_target_name_override;
+  Status started = connection.link_.UseTls(connection.fd_, options_.tls, host);
+  if (!started.ok()) {
+    FailConnection(connection, started);
+    return;
+  }
+  connection.state_ = ClientConnection::State::kTlsHandshaking;
+  ContinueTlsHandshake(connection);
+}
+
+void ClientTransportImpl::ContinueTlsHandshake(ClientConnection& connection) {
+  uint32_t wanted = 0;
+  switch (connection.link_.Handshake()) {
+    case Link::HandshakeResult::kDone:
+      OnConnected(connection);
+      // Bytes OpenSSL already decrypted would never wake epoll.
+      if (connection.link_.HasBufferedInput()) ReadSocket(connection);
+      return;
+    case Link::HandshakeResult::kWantRead:
+      wanted = EPOLLIN;
+      break;
+    case Link::HandshakeResult::kWantWrite:
+      wanted = EPOLLOUT;
+      break;
+    case Link::HandshakeResult::kFailed:
+      FailConnection(connection, Unavailable("TLS handshake with " + connection.peer_ +
+                                             " failed: " + connection.link_.error()));
+      return;
+  }
+  if (wanted != connection.epoll_events_) {
+    connection.epoll_events_ = wanted;
+    loop_.Modify(connection.fd_, wanted);
+  }
 }
 
 void ClientTransportImpl::OnServerSettings(ClientConnection& connection) {
@@ -1296,8 +1352,11 @@ bool ClientTransportImpl::RetryUnprocessed(std::shared_ptr<ClientStreamState>& s
 }
 
 void ClientTransportImpl::ReadSocket(ClientConnection& connection) {
-  for (int i = 0; i < kMaxReadsPerEvent; ++i) {
-    const ssize_t n = read(connection.fd_, read_buffer_.data(), read_buffer_.size());
+  // TLS hands out one record (<= 16 KiB) per read: allow more reads per event, and always
+  // take what OpenSSL has decrypted already (epoll cannot report it).
+  const int max_reads = connection.link_.tls() ? 4 * kMaxReadsPerEvent : kMaxReadsPerEvent;
+  for (int i = 0; i < max_reads || connection.link_.HasBufferedInput(); ++i) {
+    const ssize_t n = connection.link_.Read(read_buffer_.data(), read_buffer_.size());
     if (n > 0) {
       if (i == 0 && connection.keepalive_) connection.keepalive_->OnRead(Clock::now());
       const ssize_t consumed = nghttp2_session_mem_recv(
@@ -1309,7 +1368,8 @@ void ClientTransportImpl::ReadSocket(ClientConnection& connection) {
         return;
       }
       if (connection.state_ == ClientConnection::State::kFailed) return;
-      if (static_cast<size_t>(n) < read_buffer_.size()) return;  // drained; skip the EAGAIN read
+      // Drained; skip the EAGAIN read (a short TLS read is only the end of a record).
+      if (!connection.link_.tls() && static_cast<size_t>(n) < read_buffer_.size()) return;
       continue;
     }
     if (n == 0) {
@@ -1327,8 +1387,12 @@ void ClientTransportImpl::ReadSocket(ClientConnection& connection) {
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-    FailConnection(connection,
-                   Unavailable("read from " + connection.peer_ + " failed: " + ErrnoText(errno)));
+    FailConnection(
+        connection,
+        Unavailable(connection.link_.tls() && errno == EPROTO
+                        ? "TLS error on the connection to " + connection.peer_ + ": " +
+                              connection.link_.error()
+                        : "read from " + connection.peer_ + " failed: " + ErrnoText(errno)));
     return;
   }
   more_work_ = true;  // more may be waiting in the socket; level-triggered epoll reports it
@@ -1347,9 +1411,9 @@ void ClientTransportImpl::Pump(ClientConnection& connection) {
     // Below the limit, nghttp2 had nothing more to give; at it, it is waiting for room.
     const bool limited = connection.output_.size() >= limit;
     if (connection.output_.empty()) break;
-    if (connection.output_.FlushTo(connection.fd_) < 0) {
-      FailConnection(connection,
-                     Unavailable("write to " + connection.peer_ + " failed: " + ErrnoText(errno)));
+    if (connection.link_.Flush(connection.output_) < 0) {
+      FailConnection(connection, Unavailable("write to " + connection.peer_ +
+                                             " failed: " + connection.link_.ErrorText(errno)));
       return;
     }
     if (!connection.output_.empty()) break;  // socket full: EPOLLOUT tells us when to go on
@@ -1361,8 +1425,12 @@ void ClientTransportImpl::Pump(ClientConnection& connection) {
 
 void ClientTransportImpl::UpdateInterest(ClientConnection& connection) {
   if (connection.fd_ < 0) return;
-  const uint32_t wanted =
-      EPOLLIN | (connection.output_.empty() ? 0u : static_cast<uint32_t>(EPOLLOUT));
+  if (connection.state_ == ClientConnection::State::kConnecting ||
+      connection.state_ == ClientConnection::State::kTlsHandshaking) {
+    return;  // the connect / handshake step owns the interest mask
+  }
+  const bool want_out = !connection.output_.empty() || connection.link_.read_wants_write();
+  const uint32_t wanted = EPOLLIN | (want_out ? static_cast<uint32_t>(EPOLLOUT) : 0u);
   if (wanted == connection.epoll_events_) return;
   connection.epoll_events_ = wanted;
   loop_.Modify(connection.fd_, wanted);
@@ -1467,7 +1535,7 @@ void ClientTransportImpl::ShutdownAll() {
       }
       nghttp2_session_terminate_session(connection.session_.get(), NGHTTP2_NO_ERROR);
       nghttp2_session_send(connection.session_.get());
-      connection.output_.FlushTo(connection.fd_);
+      connection.link_.Flush(connection.output_);
     }
     CloseConnection(connection, bye);
   };

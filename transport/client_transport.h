@@ -23,6 +23,7 @@
 #include "transport/keepalive_policy.h"
 #include "transport/limits.h"
 #include "transport/mpsc_queue.h"
+#include "transport/tls_context.h"
 
 namespace h2rpc::transport {
 
@@ -83,6 +84,10 @@ struct ClientTransportOptions {
   std::string user_agent;
   TransportLimits limits;
   ClientKeepaliveOptions keepalive;
+  /// Null: plaintext (h2c). Otherwise every connection is TLS with ALPN h2, verified against
+  /// the target's host (or `tls_target_name_override`); connect_timeout bounds the handshake.
+  std::shared_ptr<const TlsContext> tls;
+  std::string tls_target_name_override;
 };
 
 class ClientTransportImpl;

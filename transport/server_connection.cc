@@ -119,13 +119,15 @@ void FreeServerCallbacks(void* callbacks) {
 // =====================================================================================
 
 ServerConnection::ServerConnection(ServerIoThread* io, uint64_t id, int fd,
-                                   std::shared_ptr<const std::string> peer)
+                                   std::shared_ptr<const std::string> peer,
+                                   std::shared_ptr<const TlsContext> tls)
     : io_(io),
       transport_(io->transport()),
       options_(io->transport()->options()),
       id_(id),
       fd_(fd),
-      peer_(std::move(peer)) {}
+      peer_(std::move(peer)),
+      tls_(std::move(tls)) {}
 
 ServerConnection::~ServerConnection() {
   // Close() has run (the I/O thread closes before it frees); this only guards against leaks.
@@ -134,6 +136,60 @@ ServerConnection::~ServerConnection() {
 }
 
 bool ServerConnection::Start() {
+  if (!tls_) {
+    link_.UsePlain(fd_);
+    return StartSession();
+  }
+  if (!link_.UseTls(fd_, tls_, std::string()).ok()) return false;
+  SetHandshakeDeadline(Clock::now() + options_.tls_handshake_timeout);
+  interest_ = EPOLLIN;
+  io_->loop().Add(fd_, interest_, [this](uint32_t events) { OnSocketEvent(events); });
+  registered_ = true;
+  ContinueTlsHandshake();
+  return true;
+}
+
+void ServerConnection::SetHandshakeDeadline(std::chrono::steady_clock::time_point when) {
+  if (handshake_timer_ != 0) io_->loop().CancelTimer(handshake_timer_);
+  handshake_timer_ = io_->loop().AddTimer(when, [this] {
+    handshake_timer_ = 0;
+    Close();  // the client never finished its handshake (or the server is going away)
+  });
+}
+
+void ServerConnection::ContinueTlsHandshake() {
+  uint32_t want = 0;
+  switch (link_.Handshake()) {
+    case Link::HandshakeResult::kDone: {
+      io_->loop().CancelTimer(handshake_timer_);
+      handshake_timer_ = 0;
+      peer_identity_ = std::make_shared<const PeerIdentity>(link_.Peer());
+      if (!StartSession()) {
+        Close();
+        return;
+      }
+      // A client's preface may already sit decrypted in OpenSSL, where epoll cannot see it.
+      if (link_.HasBufferedInput()) OnSocketEvent(EPOLLIN);
+      return;
+    }
+    case Link::HandshakeResult::kWantRead:
+      want = EPOLLIN;
+      break;
+    case Link::HandshakeResult::kWantWrite:
+      want = EPOLLOUT;
+      break;
+    case Link::HandshakeResult::kFailed:
+      // The client learns OpenSSL's reason from the alert OpenSSL sent.
+      Close();
+      return;
+  }
+  if (want != interest_) {
+    interest_ = want;
+    io_->loop().Modify(fd_, want);
+  }
+}
+
+bool ServerConnection::StartSession() {
   SessionOptionPtr option = MakeSessionOptions(options_.limits, /*is_server=*/true);
   const auto* cbs = static_cast<const nghttp2_session_callbacks*>(transport_->callbacks());
   if (nghttp2_session_server_new2(&session_, cbs, this, option.get()) != 0) {
@@ -155,9 +211,11 @@ bool ServerConnection::Start() {
   // this WINDOW_UPDATE every stream together could receive only 64 KiB per round trip.
   nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0,
                                         static_cast<int32_t>(options_.connection_window));
-  interest_ = EPOLLIN;
-  io_->loop().Add(fd_, interest_, [this](uint32_t events) { OnSocketEvent(events); });
-  registered_ = true;
+  if (!registered_) {
+    interest_ = EPOLLIN;
+    io_->loop().Add(fd_, interest_, [this](uint32_t events) { OnSocketEvent(events); });
+    registered_ = true;
+  }
   keepalive_ = std::make_unique<ServerKeepalive>(this, options_.keepalive);
   keepalive_->Start();
   io_->MarkDirty(this);
@@ -176,13 +234,18 @@ bool ServerConnection::ReadingAllowed() const {
 
 void ServerConnection::OnSocketEvent(uint32_t events) {
   if (closed_) return;
+  if (session_ == nullptr) {  // still in the TLS handshake
+    ContinueTlsHandshake();
+    return;
+  }
   if (events & (EPOLLERR | EPOLLHUP)) {
     // Reset or fully closed by the peer: nothing we send can arrive.
     Close();
     return;
   }
   if (events & EPOLLOUT) {
-    if (output_.FlushTo(fd_) < 0) {
+    if (link_.read_wants_write()) events |= EPOLLIN;  // the last TLS read waits for room
+    if (link_.Flush(output_) < 0) {
       Close();
       return;
     }
@@ -191,8 +254,10 @@ void ServerConnection::OnSocketEvent(uint32_t events) {
   if (events & EPOLLIN) {
     const size_t chunk = options_.limits.read_chunk;
     uint8_t* buffer = io_->read_buffer();
-    for (int i = 0; i < kMaxReadsPerEvent && ReadingAllowed(); ++i) {
-      const ssize_t n = ::read(fd_, buffer, chunk);
+    // TLS hands out one record (<= 16 KiB) per read: allow more reads per event.
+    const int max_reads = link_.tls() ? 4 * kMaxReadsPerEvent : kMaxReadsPerEvent;
+    for (int i = 0; (i < max_reads || link_.HasBufferedInput()) && ReadingAllowed(); ++i) {
+      const ssize_t n = link_.Read(buffer, chunk);
       if (n > 0) {
         if (i == 0 && keepalive_) keepalive_->OnRead();
         const ssize_t rv = nghttp2_session_mem_recv(session_, buffer, static_cast<size_t>(n));
@@ -201,7 +266,8 @@ void ServerConnection::OnSocketEvent(uint32_t events) {
           return;
         }
         if (closed_) return;
-        if (static_cast<size_t>(n) < chunk) break;  // the socket is drained
+        // The socket is drained (a short TLS read is only the end of a record).
+        if (!link_.tls() && static_cast<size_t>(n) < chunk) break;
         continue;
       }
       if (n == 0) {  // EOF: HTTP/2 has no half-close of its own, the peer is gone
@@ -224,13 +290,13 @@ void ServerConnection::Fail(const char* what, int rv) {
   // GOAWAY saying why; give it one chance to leave, then drop the connection.
   if (session_ != nullptr && !closed_) {
     nghttp2_session_send(session_);
-    output_.FlushTo(fd_);
+    link_.Flush(output_);
   }
   Close();
 }
 
 void ServerConnection::Pump() {
-  if (closed_) return;
+  if (closed_ || session_ == nullptr) return;
   for (int round = 0; round < kMaxPumpRounds; ++round) {
     if (output_.size() < options_.limits.max_pending_output) {
       const int rv = nghttp2_session_send(session_);
@@ -241,7 +307,7 @@ void ServerConnection::Pump() {
       if (closed_) return;
     }
     if (output_.empty()) break;
-    if (output_.FlushTo(fd_) < 0) {
+    if (link_.Flush(output_) < 0) {
       Close();
       return;
     }
@@ -253,12 +319,15 @@ void ServerConnection::Pump() {
     return;
   }
   UpdateInterest();
+  // Reading may have paused (output backed up) with bytes OpenSSL had decrypted already:
+  // epoll will not report those once reading resumes, so take them now.
+  if (link_.HasBufferedInput() && ReadingAllowed()) OnSocketEvent(EPOLLIN);
 }
 
 void ServerConnection::UpdateInterest() {
   uint32_t want = 0;
   if (ReadingAllowed()) want |= EPOLLIN;
-  if (!output_.empty()) want |= EPOLLOUT;
+  if (!output_.empty() || link_.read_wants_write()) want |= EPOLLOUT;
   if (want != interest_) {
     interest_ = want;
     io_->loop().Modify(fd_, want);
@@ -273,6 +342,10 @@ void ServerConnection::Close() {
     goaway_timer_ = 0;
   }
   if (keepalive_) keepalive_->Stop();
+  if (handshake_timer_ != 0) {
+    io_->loop().CancelTimer(handshake_timer_);
+    handshake_timer_ = 0;
+  }
   // nghttp2_session_del calls no callback: every call still attached ends here, cancelled.
   while (streams_ != nullptr) {
     ServerStream* s = streams_;
@@ -386,6 +459,7 @@ int ServerConnection::OnBeginHeaders(const nghttp2_frame* frame) {
   std::shared_ptr<ServerStream> stream = transport_->handler()->NewStream();
   stream->stream_id_ = id;
   stream->peer_ = peer_;
+  stream->peer_identity_ = peer_identity_;
   stream->io_ = io_;
   stream->send_budget_ = options_.stream_send_budget;
   // Window is withheld while more than this waits unread; a quarter of the stream window,
@@ -856,6 +930,12 @@ void ServerConnection::BeginShutdown() {
 
 void ServerConnection::BeginGracefulGoaway(Clock::time_point by, const char* debug) {
   if (closed_ || shutdown_notice_sent_ || final_goaway_sent_) return;
+  if (session_ == nullptr) {
+    // Mid TLS handshake: no call to let finish. Closed from a timer, since our caller may be
+    // walking the connection map.
+    SetHandshakeDeadline(Clock::now());
+    return;
+  }
   goaway_debug_ = debug;
   if (by <= Clock::now()) {
     SendFinalGoaway();
@@ -876,6 +956,12 @@ void ServerConnection::BeginGracefulGoaway(Clock::time_point by, const char* deb
 
 void ServerConnection::SendFinalGoaway() {
   if (closed_ || final_goaway_sent_) return;
+  if (session_ == nullptr) {
+    // Mid TLS handshake: no call to let finish. Closed from a timer, since our caller may be
+    // walking the connection map.
+    SetHandshakeDeadline(Clock::now());
+    return;
+  }
   final_goaway_sent_ = true;
   if (goaway_timer_ != 0) {
     io_->loop().CancelTimer(goaway_timer_);
@@ -914,14 +1000,15 @@ void ServerIoThread::Join() {
   if (thread_.joinable()) thread_.join();
 }
 
-void ServerIoThread::AddListener(int fd) {
+void ServerIoThread::AddListener(int fd, std::shared_ptr<const TlsContext> tls) {
   listeners_.push_back(fd);
-  loop_.Add(fd, EPOLLIN, [this, fd](uint32_t) { AcceptAll(fd); });
+  loop_.Add(fd, EPOLLIN, [this, fd, tls = std::move(tls)](uint32_t) { AcceptAll(fd, tls); });
 }
 
-void ServerIoThread::AddConnection(int fd, std::shared_ptr<const std::string> peer) {
+void ServerIoThread::AddConnection(int fd, std::shared_ptr<const std::string> peer,
+                                   std::shared_ptr<const TlsContext> tls) {
   const uint64_t id = next_connection_id_++;
-  auto owned = std::make_unique<ServerConnection>(this, id, fd, std::move(peer));
+  auto owned = std::make_unique<ServerConnection>(this, id, fd, std::move(peer), std::move(tls));
   ServerConnection* conn = owned.get();
   connections_.emplace(id, std::move(owned));
   transport_->OnConnectionOpened();
@@ -933,7 +1020,7 @@ void ServerIoThread::AddConnection(int fd, std::shared_ptr<const std::string> pe
   if (cancel_all_) conn->CancelAll();
 }
 
-void ServerIoThread::AcceptAll(int listen_fd) {
+void ServerIoThread::AcceptAll(int listen_fd, const std::shared_ptr<const TlsContext>& tls) {
   for (int i = 0; i < 256; ++i) {
     SocketAddress peer;
     const int fd = AcceptConnection(listen_fd, &peer);
@@ -955,10 +1042,10 @@ void ServerIoThread::AcceptAll(int listen_fd) {
     auto peer_text = std::make_shared<const std::string>(peer.ToString());
     ServerIoThread* target = transport_->NextIoThread();
     if (target == this) {
-      AddConnection(fd, std::move(peer_text));
+      AddConnection(fd, std::move(peer_text), tls);
     } else {
       target->Post(
-          ServerCommand{ServerCommandType::kNewConnection, fd, nullptr, std::move(peer_text)});
+          ServerCommand{ServerCommandType::kNewConnection, fd, nullptr, std::move(peer_text), tls});
     }
   }
 }
@@ -988,7 +1075,7 @@ void ServerIoThread::HandleCommand(ServerCommand& command) {
       return;
     }
     case ServerCommandType::kNewConnection:
-      AddConnection(command.fd, std::move(command.data));
+      AddConnection(command.fd, std::move(command.data), std::move(command.tls));
       return;
     case ServerCommandType::kBeginShutdown:
       shutting_down_ = true;

@@ -15,6 +15,7 @@
 
 #include "codec/status.h"
 #include "transport/event_loop.h"
+#include "transport/link.h"
 #include "transport/mpsc_queue.h"
 #include "transport/output_buffer.h"
 #include "transport/server_keepalive.h"
@@ -43,10 +44,11 @@ class ServerIoThread {
   // ---- I/O thread only ----
   EventLoop& loop() { return loop_; }
   ServerTransport* transport() const { return transport_; }
-  /// Adds a listening socket (I/O thread 0; also before Start()).
-  void AddListener(int fd);
+  /// Adds a listening socket (I/O thread 0; also before Start()); `tls` null: plaintext.
+  void AddListener(int fd, std::shared_ptr<const TlsContext> tls);
   /// Takes an accepted socket.
-  void AddConnection(int fd, std::shared_ptr<const std::string> peer);
+  void AddConnection(int fd, std::shared_ptr<const std::string> peer,
+                     std::shared_ptr<const TlsContext> tls);
   /// The connection has work to send: flushed once per loop iteration, after the commands.
   void MarkDirty(ServerConnection* conn);
   /// A closed connection is freed after the current iteration (it may be on the call stack).
@@ -65,7 +67,7 @@ class ServerIoThread {
  private:
   void Run();
   void HandleCommand(ServerCommand& command);
-  void AcceptAll(int listen_fd);
+  void AcceptAll(int listen_fd, const std::shared_ptr<const TlsContext>& tls);
   void ExpireDeadlines();
   std::chrono::milliseconds NextWait() const;
   void HeapSwap(size_t a, size_t b);
@@ -93,13 +95,14 @@ class ServerIoThread {
 /// One accepted connection: its socket, its nghttp2 server session and its calls.
 class ServerConnection {
  public:
-  ServerConnection(ServerIoThread* io, uint64_t id, int fd,
-                   std::shared_ptr<const std::string> peer);
+  ServerConnection(ServerIoThread* io, uint64_t id, int fd, std::shared_ptr<const std::string> peer,
+                   std::shared_ptr<const TlsContext> tls);
   ~ServerConnection();
   ServerConnection(const ServerConnection&) = delete;
   ServerConnection& operator=(const ServerConnection&) = delete;
 
-  /// Creates the session and queues our SETTINGS. False if nghttp2 failed (then Close()).
+  /// Plaintext: StartSession(). TLS: the handshake first (bounded by tls_handshake_timeout),
+  /// then StartSession(). False if that failed at once (then Close()).
   bool Start();
   uint64_t id() const { return id_; }
   bool closed() const { return closed_; }
@@ -156,6 +159,10 @@ class ServerConnection {
   void ResumeData(ServerStream* stream);
   void UpdateInterest();
   bool ReadingAllowed() const;
+  /// Creates the session and queues our SETTINGS. False if nghttp2 failed (then Close()).
+  bool StartSession();
+  void ContinueTlsHandshake();
+  void SetHandshakeDeadline(std::chrono::steady_clock::time_point when);
   void Fail(const char* what, int rv);
 
   ServerIoThread* io_;
@@ -164,6 +171,10 @@ class ServerConnection {
   uint64_t id_;
   int fd_;
   std::shared_ptr<const std::string> peer_;
+  std::shared_ptr<const TlsContext> tls_;
+  Link link_;
+  std::shared_ptr<const PeerIdentity> peer_identity_;  // TLS: set once the handshake is done
+  EventLoop::TimerId handshake_timer_ = 0;
   nghttp2_session* session_ = nullptr;
   OutputBuffer output_;
   uint32_t interest_ = 0;  // epoll mask currently registered

@@ -19,7 +19,7 @@ constexpr std::string_view kStatusText[] = {"0", "1",  "2",  "3",  "4",  "5",  "
 ServerStream::~ServerStream() = default;
 
 void ServerStream::Post(ServerCommandType type, std::shared_ptr<const std::string> data) {
-  ServerCommand command{type, -1, shared_from_this(), std::move(data)};
+  ServerCommand command{type, -1, shared_from_this(), std::move(data), nullptr};
   io_->Post(std::move(command));
 }
 

@@ -32,6 +32,7 @@
 #include "codec/headers.h"
 #include "codec/status.h"
 #include "transport/mpsc_queue.h"
+#include "transport/peer_identity.h"
 #include "transport/server_wait_word.h"
 
 namespace h2rpc::transport {
@@ -39,6 +40,7 @@ namespace h2rpc::transport {
 class ServerConnection;
 class ServerIoThread;
 class ServerStream;
+class TlsContext;
 
 /// What a handler (or the transport itself) asks of an I/O thread.
 enum class ServerCommandType : uint8_t {
@@ -57,6 +59,8 @@ struct ServerCommand {
   int fd = -1;
   std::shared_ptr<ServerStream> stream;
   std::shared_ptr<const std::string> data;
+  /// kNewConnection on a TLS listener: the listener's credentials.
+  std::shared_ptr<const TlsContext> tls;
 };
 
 class ServerStream : public std::enable_shared_from_this<ServerStream> {
@@ -72,6 +76,8 @@ class ServerStream : public std::enable_shared_from_this<ServerStream> {
   int32_t stream_id() const { return stream_id_; }
   /// "ipv4:127.0.0.1:54321" / "ipv6:[::1]:54321".
   const std::string& peer() const { return *peer_; }
+  /// The client's TLS identity; null on a plaintext connection. Set before the handler runs.
+  const PeerIdentity* peer_identity() const { return peer_identity_.get(); }
   /// The client's deadline; system_clock::time_point::max() without grpc-timeout.
   std::chrono::system_clock::time_point deadline() const { return system_deadline_; }
 
@@ -121,6 +127,7 @@ class ServerStream : public std::enable_shared_from_this<ServerStream> {
   codec::RequestHead head_;
   int32_t stream_id_ = 0;
   std::shared_ptr<const std::string> peer_;
+  std::shared_ptr<const PeerIdentity> peer_identity_;
   std::chrono::system_clock::time_point system_deadline_ =
       std::chrono::system_clock::time_point::max();
   ServerIoThread* io_ = nullptr;

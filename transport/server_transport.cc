@@ -31,7 +31,8 @@ ServerTransport::~ServerTransport() {
   FreeServerCallbacks(callbacks_);
 }
 
-Status ServerTransport::AddListener(const std::string& address, int* port) {
+Status ServerTransport::AddListener(const std::string& address, int* port,
+                                    std::shared_ptr<const TlsContext> tls) {
   if (port != nullptr) *port = 0;
   auto host_port = ParseListenAddress(address);
   if (!host_port.ok()) return host_port.status();
@@ -59,7 +60,7 @@ Status ServerTransport::AddListener(const std::string& address, int* port) {
       if (first_error.ok()) first_error = fd.status();
       continue;
     }
-    listen_fds_.push_back(*fd);
+    listen_fds_.push_back(Listener{*fd, tls});
     if (addr.family() == AF_UNIX) {
       if (auto file = BoundSocketFile::Capture(addr)) socket_files_.push_back(std::move(*file));
     }
@@ -77,7 +78,7 @@ void ServerTransport::Start() {
   if (started_) return;
   started_ = true;
   // Listeners belong to I/O thread 0 (added before it runs, so no race).
-  for (int fd : listen_fds_) threads_[0]->AddListener(fd);
+  for (Listener& listener : listen_fds_) threads_[0]->AddListener(listener.fd, listener.tls);
   listen_fds_.clear();
   for (auto& thread : threads_) thread->Start();
 }
@@ -88,7 +89,7 @@ ServerIoThread* ServerTransport::NextIoThread() {
 }
 
 void ServerTransport::PostAll(ServerCommandType type) {
-  for (auto& thread : threads_) thread->Post(ServerCommand{type, -1, nullptr, nullptr});
+  for (auto& thread : threads_) thread->Post(ServerCommand{type, -1, nullptr, nullptr, nullptr});
 }
 
 void ServerTransport::BeginShutdown(std::chrono::steady_clock::time_point final_goaway_by) {
@@ -109,7 +110,7 @@ void ServerTransport::Stop() {
     PostAll(ServerCommandType::kStop);
     for (auto& thread : threads_) thread->Join();
   }
-  for (int fd : listen_fds_) ::close(fd);
+  for (const Listener& listener : listen_fds_) ::close(listener.fd);
   listen_fds_.clear();
   // The listeners are closed: clients now find no socket file rather than a refusing one.
   for (const BoundSocketFile& file : socket_files_) file.RemoveIfStillOurs();

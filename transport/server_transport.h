@@ -22,6 +22,7 @@
 #include "transport/limits.h"
 #include "transport/server_stream.h"
 #include "transport/unix_address.h"
+#include "transport/tls_context.h"
 
 namespace h2rpc::transport {
 
@@ -61,6 +62,9 @@ struct ServerTransportOptions {
   uint32_t connection_window = 16 * 1024 * 1024;
   uint32_t max_receive_message_size = 4 * 1024 * 1024;
   uint32_t stream_send_budget = 256 * 1024;
+  /// A TLS client must finish its handshake within this, or its connection is dropped (a
+  /// client that connects and says nothing must not hold a connection forever).
+  std::chrono::milliseconds tls_handshake_timeout{10000};
   TransportLimits limits;
   ServerKeepaliveOptions keepalive;
 };
@@ -83,7 +87,9 @@ class ServerTransport {
 
   /// Before Start(). Binds "host:port" / "[v6]:port" / ":port" / "unix:path" /
   /// "unix-abstract:name"; `port` receives the bound port (0 for a unix socket).
-  Status AddListener(const std::string& address, int* port);
+  /// `tls` (a server TlsContext) makes it a TLS port; null: plaintext.
+  Status AddListener(const std::string& address, int* port,
+                     std::shared_ptr<const TlsContext> tls = nullptr);
   /// Starts the I/O threads; connections are accepted from here on.
   void Start();
 
@@ -125,7 +131,11 @@ class ServerTransport {
   ServerTransportOptions options_;
   ServerStreamHandler* handler_;
   void* callbacks_ = nullptr;  // nghttp2_session_callbacks*, kept opaque to spare rpc/ nghttp2.h
-  std::vector<int> listen_fds_;
+  struct Listener {
+    int fd;
+    std::shared_ptr<const TlsContext> tls;
+  };
+  std::vector<Listener> listen_fds_;
   std::vector<BoundSocketFile> socket_files_;  // unix socket paths to remove on Stop()
   std::vector<std::unique_ptr<ServerIoThread>> threads_;
   std::atomic<uint32_t> next_thread_{0};

@@ -244,10 +244,27 @@ int main(int argc, char** argv) {
   const bool unix_socket = h2rpc_interop::IsUnixAddress(flags.Str("bind"));
   const std::optional<int> port = unix_socket ? std::optional<int>(0) : flags.Port("port");
   if (!port) Usage("--port=N is required (0..65535; 0 picks a free port)");
-  if (flags.Bool("use_tls", false)) {
-    // TLS arrives with issue #6; until then say so instead of serving plaintext.
-    std::fprintf(stderr, "h2rpc-interop-server: TLS not supported yet (--use_tls=true)\n");
-    return 2;
+  const bool use_tls = flags.Bool("use_tls", false);
+  std::shared_ptr<h2rpc::ServerCredentials> credentials = h2rpc::InsecureServerCredentials();
+  if (use_tls) {
+    if (!flags.Has("tls_cert_file") || !flags.Has("tls_key_file")) {
+      Usage("--use_tls=true needs --tls_cert_file and --tls_key_file");
+    }
+    h2rpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.emplace_back();
+    h2rpc::Status s =
+        h2rpc::ReadPemFile(flags.Str("tls_cert_file"), &ssl.pem_key_cert_pairs[0].cert_chain);
+    if (s.ok()) {
+      s = h2rpc::ReadPemFile(flags.Str("tls_key_file"), &ssl.pem_key_cert_pairs[0].private_key);
+    }
+    if (s.ok()) {
+      credentials = h2rpc::SslServerCredentials(ssl);
+      s = credentials->status();
+    }
+    if (!s.ok()) {
+      std::fprintf(stderr, "h2rpc-interop-server: %s\n", s.message().c_str());
+      return 1;
+    }
   }
 
   // Signals are taken synchronously by main (sigwait); every other thread blocks them.
@@ -269,7 +286,7 @@ int main(int argc, char** argv) {
   for (const std::string& bind : binds) {
     const std::string address = JoinHostPort(bind, *port);
     h2rpc::ServerBuilder builder;
-    builder.AddListeningPort(address, &selected_port);
+    builder.AddListeningPort(address, credentials, &selected_port);
     builder.RegisterService(&test_service);
     builder.RegisterService(&unimplemented_service);
     server = builder.BuildAndStart();
@@ -281,8 +298,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "h2rpc-interop-server: cannot listen on %s\n", failures.c_str());
     return 1;
   }
-  std::printf("{\"impl\":\"h2rpc\",\"event\":\"listening\",\"port\":%d,\"tls\":false}\n",
-              selected_port);
+  std::printf("{\"impl\":\"h2rpc\",\"event\":\"listening\",\"port\":%d,\"tls\":%s}\n",
+              selected_port, use_tls ? "true" : "false");
   std::fflush(stdout);
 
   int signal_number = 0;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The interop matrix: every gRPC interop case (doc/interop-test-descriptions.md) in each
-# direction between h2rpc and grpc++, over plaintext loopback.
+# direction between h2rpc and grpc++, over plaintext loopback and over TLS.
 #
 #   tests/interop/run_matrix.sh BUILD_DIR [CLIENT:SERVER ...]
 #
@@ -10,8 +10,14 @@
 #   grpcpp:h2rpc   grpc++ client -> h2rpc server
 #   grpcpp:grpcpp  grpc++ client -> grpc++ server (control: checks the peers and this script)
 #
-# Prints one line per case, "PASS client server case" or "FAIL client server case: reason",
-# a summary per direction, and last "N passed, M failed". Exit status is non-zero if any case
+# Transports: INTEROP_TRANSPORTS="plaintext tls" (the default) runs every direction over each.
+# TLS runs use a CA and a server certificate (foo.test.google.fr, as gRPC's interop tests)
+# generated for the run by the openssl CLI; clients pass --use_tls=true --tls_ca_file
+# --server_host_override=foo.test.google.fr.
+#
+# Prints one line per case, "PASS client server case" or "FAIL client server case: reason"
+# (TLS rows name the case "tls/case"), a summary per direction and transport, and last
+# "N passed, M failed". Exit status is non-zero if any case
 # failed (the control included: a broken control means the matrix proves nothing).
 #
 # Each server is started once per run on 127.0.0.1 with --port=0 and announces the port it got;
@@ -37,6 +43,7 @@ all_cases=(empty_unary large_unary client_streaming server_streaming ping_pong e
   timeout_on_sleeping_server client_compressed_unary server_compressed_unary
   client_compressed_streaming server_compressed_streaming)
 read -r -a cases <<<"${INTEROP_CASES:-${all_cases[*]}}"
+read -r -a transports <<<"${INTEROP_TRANSPORTS:-plaintext tls}"
 
 declare -A client_bin=(
   [h2rpc]="$build/tests/interop/h2rpc-interop-client"
@@ -46,7 +53,27 @@ declare -A server_bin=(
   [grpcpp]="$build/peers/grpcpp/grpcpp-interop-server")
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/h2rpc-interop.XXXXXX")
+# Servers are keyed "impl" (plaintext) or "impl/tls".
 declare -A server_pid=() server_port=() server_error=()
+tls_host=foo.test.google.fr
+tls_error=""
+
+# The TLS run's certificates: a CA and a server certificate signed by it.
+make_certs() {
+  command -v openssl >/dev/null || { tls_error="openssl CLI not found"; return 1; }
+  if ! (cd "$work" &&
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 \
+      -subj "/CN=h2rpc interop CA" &&
+    openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr \
+      -subj "/CN=$tls_host" &&
+    printf 'subjectAltName=DNS:%s,DNS:*.test.google.fr,DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' \
+      "$tls_host" >ext.cnf &&
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+      -out server.pem -days 2 -extfile ext.cnf) >"$work/openssl.log" 2>&1; then
+    tls_error="certificate generation failed: $(tail -1 "$work/openssl.log")"
+    return 1
+  fi
+}
 
 stop_server() {  # stop_server IMPL: SIGTERM, then SIGKILL if it lingers
   local impl=$1 pid=${server_pid[$1]:-}
@@ -70,15 +97,19 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Starts server IMPL on 127.0.0.1:0 and waits (10 s at most) for its "listening" line.
+# Starts server IMPL ("h2rpc", "grpcpp/tls", ...) on 127.0.0.1:0 and waits (10 s at most) for
+# its "listening" line.
 start_server() {
-  local impl=$1 bin=${server_bin[$1]} log="$work/$1-server"
+  local impl=$1 bin=${server_bin[${1%/tls}]} log="$work/${1//\//-}-server"
+  local tls_flags=(--use_tls=false)
+  [ "$impl" != "${impl%/tls}" ] &&
+    tls_flags=(--use_tls=true --tls_cert_file="$work/server.pem" --tls_key_file="$work/server.key")
   server_error[$impl]=""
   if [ ! -x "$bin" ]; then
     server_error[$impl]="server not built: $bin"
     return 1
   fi
-  "$bin" --port=0 --bind=127.0.0.1 >"$log.out" 2>"$log.err" &
+  "$bin" --port=0 --bind=127.0.0.1 "${tls_flags[@]}" >"$log.out" 2>"$log.err" &
   server_pid[$impl]=$!
   local port=""
   for _ in $(seq 100); do
@@ -104,7 +135,7 @@ ensure_server() {
   if [ -n "$pid" ]; then
     wait "$pid" 2>/dev/null
     local rc=$? why
-    why=$(tail -1 "$work/$impl-server.err" 2>/dev/null)
+    why=$(tail -1 "$work/${impl//\//-}-server.err" 2>/dev/null)
     unset "server_pid[$impl]"
     echo "note: $impl server died (exit $rc)${why:+: $why}; restarting it" >&2
   fi
@@ -116,17 +147,24 @@ failed=0
 declare -A dir_passed=() dir_failed=()
 summaries=()
 
-run_case() {  # run_case CLIENT SERVER CASE
-  local client=$1 server=$2 name=$3 reason="" rc
-  local label="$client $server $name"
-  if ! ensure_server "$server"; then
-    reason=${server_error[$server]}
+run_case() {  # run_case CLIENT SERVER CASE TRANSPORT
+  local client=$1 server=$2 name=$3 transport=$4 reason="" rc
+  local label="$client $server $name" key=$server client_tls=(--use_tls=false)
+  if [ "$transport" = tls ]; then
+    label="$client $server tls/$name"
+    key=$server/tls
+    client_tls=(--use_tls=true --tls_ca_file="$work/ca.pem" --server_host_override="$tls_host")
+  fi
+  if [ "$transport" = tls ] && [ -n "$tls_error" ]; then
+    reason=$tls_error
+  elif ! ensure_server "$key"; then
+    reason=${server_error[$key]}
   elif [ ! -x "${client_bin[$client]}" ]; then
     reason="client not built: ${client_bin[$client]}"
   else
     local out="$work/case.out" err="$work/case.err"
     timeout -k 2 "$case_timeout" "${client_bin[$client]}" --server_host=127.0.0.1 \
-      --server_port="${server_port[$server]}" --test_case="$name" --use_tls=false \
+      --server_port="${server_port[$key]}" --test_case="$name" "${client_tls[@]}" \
       >"$out" 2>"$err"
     rc=$?
     if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
@@ -137,9 +175,9 @@ run_case() {  # run_case CLIENT SERVER CASE
       [ "$rc" -gt 128 ] && reason="$reason (killed by signal $((rc - 128)))"
     fi
     # A server that died during the case is part of the story.
-    if ! kill -0 "${server_pid[$server]}" 2>/dev/null; then
+    if ! kill -0 "${server_pid[$key]}" 2>/dev/null; then
       local died why
-      why=$(grep -v '^[[:space:]]*$' "$work/$server-server.err" 2>/dev/null | tail -1)
+      why=$(grep -v '^[[:space:]]*$' "$work/${key//\//-}-server.err" 2>/dev/null | tail -1)
       died="the $server server died${why:+ ($why)}"
       if [ -z "$reason" ]; then
         reason="the client passed but $died"
@@ -151,26 +189,35 @@ run_case() {  # run_case CLIENT SERVER CASE
   if [ -z "$reason" ]; then
     echo "PASS $label"
     passed=$((passed + 1))
-    dir_passed[$client:$server]=$((${dir_passed[$client:$server]:-0} + 1))
+    dir_passed[$transport:$client:$server]=$((${dir_passed[$transport:$client:$server]:-0} + 1))
   else
     echo "FAIL $label: $reason"
     failed=$((failed + 1))
-    dir_failed[$client:$server]=$((${dir_failed[$client:$server]:-0} + 1))
+    dir_failed[$transport:$client:$server]=$((${dir_failed[$transport:$client:$server]:-0} + 1))
   fi
 }
 
-for dir in "${directions[@]}"; do
-  client=${dir%%:*}
-  server=${dir##*:}
-  if [ -z "${client_bin[$client]:-}" ] || [ -z "${server_bin[$server]:-}" ]; then
-    echo "$0: unknown direction '$dir'" >&2
-    usage
-  fi
-  title="$client client -> $server server"
-  [ "$dir" = grpcpp:grpcpp ] && title="$title (control)"
-  echo "--- $title"
-  for name in "${cases[@]}"; do run_case "$client" "$server" "$name"; done
-  summaries+=("$title: ${dir_passed[$dir]:-0} passed, ${dir_failed[$dir]:-0} failed")
+for transport in "${transports[@]}"; do
+  case $transport in
+    plaintext) ;;
+    tls) make_certs ;;
+    *) echo "$0: unknown transport '$transport' (plaintext, tls)" >&2; exit 2 ;;
+  esac
+  for dir in "${directions[@]}"; do
+    client=${dir%%:*}
+    server=${dir##*:}
+    if [ -z "${client_bin[$client]:-}" ] || [ -z "${server_bin[$server]:-}" ]; then
+      echo "$0: unknown direction '$dir'" >&2
+      usage
+    fi
+    title="$client client -> $server server"
+    [ "$transport" = tls ] && title="$title over TLS"
+    [ "$dir" = grpcpp:grpcpp ] && title="$title (control)"
+    echo "--- $title"
+    for name in "${cases[@]}"; do run_case "$client" "$server" "$name" "$transport"; done
+    key=$transport:$dir
+    summaries+=("$title: ${dir_passed[$key]:-0} passed, ${dir_failed[$key]:-0} failed")
+  done
 done
 
 echo "---"

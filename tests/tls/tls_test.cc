@@ -1,0 +1,170 @@
+// TLS success paths: every call kind over TLS 1.3 and 1.2, mutual TLS with the client's identity
+// visible to the handler, name override, plaintext identity.
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "tests/tls/tls_fixture.h"
+
+namespace h2rpc::testing {
+namespace {
+
+SslCredentialsOptions TrustTestCa() {
+  SslCredentialsOptions options;
+  options.pem_root_certs = Certs().ca;
+  return options;
+}
+
+std::string Who(Channel& channel) {
+  ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  std::string reply;
+  const Status s = channel.UnaryCall(context, "/t.E/Who", "", &reply);
+  REQUIRE_MESSAGE(s.ok(), s.ToString());
+  return reply;
+}
+
+void RunEveryCallKind(Channel& channel) {
+  std::string reply;
+  Status s = CallUnary(channel, &reply);
+  REQUIRE_MESSAGE(s.ok(), s.ToString());
+  CHECK(reply == "ping");
+
+  {  // client streaming: two messages in, their concatenation out
+    ClientContext context;
+    auto call = channel.StartCall(context, "/t.E/ClientStream");
+    CHECK(call->Write("ab"));
+    CHECK(call->Write(std::string(100000, 'c')));  // spans several TLS records
+    CHECK(call->WritesDone());
+    std::string message;
+    CHECK(call->Read(&message));
+    CHECK(message == "ab" + std::string(100000, 'c'));
+    s = call->Finish();
+    CHECK_MESSAGE(s.ok(), s.ToString());
+  }
+  {  // server streaming
+    ClientContext context;
+    auto call = channel.StartCall(context, "/t.E/ServerStream");
+    CHECK(call->Write("m"));
+    CHECK(call->WritesDone());
+    std::string message;
+    for (int i = 0; i < 3; ++i) {
+      CHECK(call->Read(&message));
+      CHECK(message == "m" + std::to_string(i));
+    }
+    CHECK_FALSE(call->Read(&message));
+    s = call->Finish();
+    CHECK_MESSAGE(s.ok(), s.ToString());
+  }
+  {  // bidi, with a 1 MiB message (big referenced segments go to SSL_write in place)
+    ClientContext context;
+    auto call = channel.StartCall(context, "/t.E/Bidi");
+    const std::string big(1 << 20, 'x');
+    for (int i = 0; i < 5; ++i) {
+      const std::string out = i == 2 ? big : "n" + std::to_string(i);
+      CHECK(call->Write(out));
+      std::string in;
+      CHECK(call->Read(&in));
+      CHECK(in == out);
+    }
+    CHECK(call->WritesDone());
+    std::string none;
+    CHECK_FALSE(call->Read(&none));
+    s = call->Finish();
+    CHECK_MESSAGE(s.ok(), s.ToString());
+  }
+}
+
+TEST_CASE("TLS 1.3: every call kind, server identity checked against 127.0.0.1") {
+  TlsServer ts = StartTlsServer(
+      SslServerCredentials(ServerTlsOptions(Certs().server_cert, Certs().server_key)));
+  auto channel = TlsChannel("127.0.0.1:" + std::to_string(ts.port), TrustTestCa());
+  RunEveryCallKind(*channel);
+  CHECK(Who(*channel) == "tls|unauthenticated|TLSv1.3|||");
+}
+
+TEST_CASE("TLS 1.2: every call kind, by host name (localhost, SNI)") {
+  TlsServer ts = StartTlsServer(
+      SslServerCredentials(ServerTlsOptions(Certs().server_cert, Certs().server_key)));
+  SslCredentialsOptions options = TrustTestCa();
+  options.max_tls_version = TlsVersion::kTls12;
+  auto channel = TlsChannel("localhost:" + std::to_string(ts.port), options);
+  RunEveryCallKind(*channel);
+  CHECK(Who(*channel) == "tls|unauthenticated|TLSv1.2|||");
+}
+
+TEST_CASE("mutual TLS: the handler sees the verified client identity") {
+  SslServerCredentialsOptions server = ServerTlsOptions(Certs().server_cert, Certs().server_key);
+  server.pem_root_certs = Certs().ca;
+  server.client_certificate_request = SslClientCertificateRequest::kRequireAndVerify;
+  TlsServer ts = StartTlsServer(SslServerCredentials(server));
+  for (TlsVersion version : {TlsVersion::kTls12, TlsVersion::kTls13}) {
+    SslCredentialsOptions options = TrustTestCa();
+    options.pem_cert_chain = Certs().client_cert;
+    options.pem_private_key = Certs().client_key;
+    options.max_tls_version = version;
+    auto channel = TlsChannel("127.0.0.1:" + std::to_string(ts.port), options);
+    const std::string expected_version = version == TlsVersion::kTls12 ? "TLSv1.2" : "TLSv1.3";
+    CHECK(Who(*channel) == "tls|authenticated|" + expected_version +
+                               "|CN=test-client|spiffe://h2rpc.test/client|client.h2rpc.test");
+    RunEveryCallKind(*channel);
+  }
+}
+
+TEST_CASE("ssl_target_name_override: a certificate for another name is accepted by that name") {
+  TlsServer ts = StartTlsServer(
+      SslServerCredentials(ServerTlsOptions(Certs().wronghost_cert, Certs().wronghost_key)));
+  ChannelOptions channel_options = FastFailOptions();
+  channel_options.ssl_target_name_override = "wrong.example";
+  auto channel = TlsChannel("127.0.0.1:" + std::to_string(ts.port), TrustTestCa(), channel_options);
+  std::string reply;
+  const Status s = CallUnary(*channel, &reply);
+  CHECK_MESSAGE(s.ok(), s.ToString());
+}
+
+TEST_CASE("plaintext: insecure credentials on both sides, empty peer identity") {
+  TlsServer ts = StartTlsServer(InsecureServerCredentials());
+  auto channel =
+      CreateChannel("127.0.0.1:" + std::to_string(ts.port), InsecureChannelCredentials());
+  CHECK(Who(*channel) == "plain|unauthenticated||||");
+}
+
+TEST_CASE("many calls in parallel over one TLS connection") {
+  TlsServer ts = StartTlsServer(
+      SslServerCredentials(ServerTlsOptions(Certs().server_cert, Certs().server_key)));
+  auto channel = TlsChannel("127.0.0.1:" + std::to_string(ts.port), TrustTestCa());
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 50; ++i) {
+        if (CallUnary(*channel).ok()) ok.fetch_add(1);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  CHECK(ok.load() == 200);
+}
+
+TEST_CASE("bad PEM material is a status, not a crash") {
+  auto channel_credentials = SslCredentials(SslCredentialsOptions{"not a pem", "", "", {}, {}});
+  CHECK(channel_credentials->status().code() == StatusCode::kInvalidArgument);
+  auto channel = CreateChannel("127.0.0.1:1", channel_credentials);
+  const Status s = CallUnary(*channel);
+  CHECK(s.code() == StatusCode::kInvalidArgument);
+  CHECK(s.message().find("invalid channel credentials") != std::string::npos);
+
+  auto server_credentials = SslServerCredentials(ServerTlsOptions("junk", "junk"));
+  CHECK_FALSE(server_credentials->status().ok());
+  ServerBuilder builder;
+  int port = -1;
+  builder.AddListeningPort("127.0.0.1:0", server_credentials, &port);
+  CHECK(builder.BuildAndStart() == nullptr);
+  CHECK(port == 0);
+  CHECK(builder.error().message().find("invalid server credentials") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace h2rpc::testing
