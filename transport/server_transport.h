@@ -21,8 +21,8 @@
 #include "transport/keepalive_policy.h"
 #include "transport/limits.h"
 #include "transport/server_stream.h"
-#include "transport/unix_address.h"
 #include "transport/tls_context.h"
+#include "transport/unix_address.h"
 
 namespace h2rpc::transport {
 
