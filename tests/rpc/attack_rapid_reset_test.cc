@@ -59,19 +59,42 @@ TEST_CASE("attack: rapid reset — 10k HEADERS+RST_STREAM pairs") {
   }
   attacker.RunUntil([&] { return attacker.goaway_received() || attacker.closed(); },
                     std::chrono::seconds(5));
-  MESSAGE("pairs sent before GOAWAY: " << sent_pairs << ", handlers run: " << gauge.total.load()
+  // Client stream ids are odd: stream n (from 1) has id 2n - 1.
+  const int processed_pairs = (attacker.goaway_last_stream_id() + 1) / 2;
+  MESSAGE("pairs sent before GOAWAY: " << sent_pairs << ", processed by the server (GOAWAY "
+                                       << "last_stream_id): " << processed_pairs
+                                       << ", handlers run: " << gauge.total.load()
                                        << ", peak running: " << gauge.peak.load());
   CHECK(attacker.goaway_received());
-  CHECK(sent_pairs < kPairs);  // the rate limit stopped it well before 10k
+  // The rate limit stopped the server well before 10k. Judged by what the server processed
+  // (its GOAWAY's last_stream_id), not by what the attacker got into the socket: on a slow
+  // machine the kernel buffers take all 10k pairs (~400 KB) before the server reads the first.
+  CHECK(processed_pairs < kPairs / 2);
   CHECK(gauge.peak.load() <= kCap);
   // I/O thread + running (≤ cap) + idle (≤ kIdle) + a few threads on their way out.
   CHECK(max_threads <= threads_before + 1 + kCap + kIdle + 4);
 
   // Once the attacker's handlers have returned (the cap is global: while they run, new calls
-  // from anyone are refused), other clients are served.
+  // from anyone are refused), other clients are served. A handler already handed to the pool
+  // may not have started when the gauge reads 0, so a refusal (REFUSED_STREAM: not processed,
+  // which every gRPC client retries) is retried; any other answer is final.
   REQUIRE(Eventually([&] { return gauge.now.load() == 0; }));
   RawPeer honest(ts.port);
-  CHECK(honest.Unary("/t.R/Work", "").GrpcStatus().ok());
+  StreamResult answer;
+  int refused = 0;
+  const auto honest_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (;;) {
+    answer = honest.Unary("/t.R/Work", "");
+    constexpr uint32_t kRefusedStream = 0x7;  // RFC 9113 §7
+    if (!(answer.reset && answer.rst_code == kRefusedStream) ||
+        std::chrono::steady_clock::now() > honest_deadline) {
+      break;
+    }
+    ++refused;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  MESSAGE("honest call: refused " << refused << " times, then " << answer.GrpcStatus().ToString());
+  CHECK(answer.GrpcStatus().ok());
   CHECK(Eventually([&] { return ThreadCount() <= threads_before + 1 + kIdle; }));
 }
 
