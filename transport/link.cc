@@ -207,9 +207,27 @@ ssize_t Link::Flush(OutputBuffer& output) {
       return -1;
     }
     error_ = FailureReason(ssl_error, ret);
+    if (ssl_error == SSL_ERROR_SYSCALL) {
+      // A peer that rejects us after our side of the handshake finished (TLS 1.3: the server
+      // checks our certificate then) sends an alert and closes; with our bytes unread there,
+      // its close is a reset, and our next write fails first. The alert says why.
+      std::string alert = PendingAlert();
+      if (!alert.empty()) error_ = std::move(alert);
+    }
     errno = EPROTO;
     return -1;
   });
+}
+
+std::string Link::PendingAlert() {
+  ERR_clear_error();
+  char scratch[512];
+  const int ret = SSL_read(ssl_.get(), scratch, sizeof(scratch));
+  if (ret > 0 || SSL_get_error(ssl_.get(), ret) != SSL_ERROR_SSL) {
+    ERR_clear_error();
+    return "";
+  }
+  return TakeOpenSslError("");
 }
 
 std::string Link::ErrorText(int err) const {

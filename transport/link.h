@@ -68,6 +68,8 @@ class Link {
 
  private:
   std::string FailureReason(int ssl_error, int ret);
+  /// After a failed write: the reason in an alert the peer sent before it hung up, or "".
+  std::string PendingAlert();
 
   int fd_ = -1;
   std::unique_ptr<SSL, SslDeleter> ssl_;

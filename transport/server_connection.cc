@@ -8,6 +8,7 @@
 #include "transport/server_connection.h"
 
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -24,6 +25,14 @@
 namespace h2rpc::transport {
 
 namespace {
+
+/// Reads and drops what the peer sent that nobody will read (bounded: a few records).
+void DiscardUnreadInput(int fd) {
+  char scratch[4096];
+  for (int i = 0; i < 16; ++i) {
+    if (::recv(fd, scratch, sizeof(scratch), MSG_DONTWAIT) <= 0) return;
+  }
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -179,7 +188,11 @@ void ServerConnection::ContinueTlsHandshake() {
       want = EPOLLOUT;
       break;
     case Link::HandshakeResult::kFailed:
-      // The client learns OpenSSL's reason from the alert OpenSSL sent.
+      // The client learns OpenSSL's reason from the alert OpenSSL sent. Closing with the
+      // client's bytes unread would reset the connection, and a client that is writing would
+      // see the reset instead of the alert: take what has arrived, and end with a FIN.
+      DiscardUnreadInput(fd_);
+      ::shutdown(fd_, SHUT_WR);
       Close();
       return;
   }
