@@ -557,6 +557,9 @@ def compile_cost(build, suffix, tmpdir):
             continue
         out.append(a)
         i += 1
+    # A compiler launcher (ccache, sccache) would answer from its cache: time the compiler.
+    while out and os.path.basename(out[0]) in ("ccache", "sccache", "distcc"):
+        out.pop(0)
     out += ["-o", os.path.join(tmpdir, "compile-probe.o")]
     r = subprocess.run(["/usr/bin/time", "-v"] + out, cwd=entry["directory"], capture_output=True,
                        text=True)

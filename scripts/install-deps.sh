@@ -11,6 +11,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc grpc-proto
   nghttp2-client nghttp2-server python3-h2 openssl ca-certificates
   gcovr valgrind
+  nginx-light
 )
 
 missing=()
@@ -28,6 +29,14 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+# nginx is a test peer (tests/proxy), not a service: keep its package from starting one on
+# port 80 (Debian's policy-rc.d mechanism), unless the machine already has a policy.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+  $SUDO chmod 755 "$policy"
+  trap '$SUDO rm -f "$policy"' EXIT
+fi
 if ! $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
