@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "h2rpc.h"
+#include "tests/common/call_kind_handlers.h"
 
 namespace h2rpc::testing {
 namespace {
@@ -43,36 +44,16 @@ bool WaitFor(const std::function<bool()>& done, std::chrono::milliseconds limit 
   return done();
 }
 
-Status Echo(ServerContext&, ServerCall& call) {
-  std::string message;
-  while (call.Read(&message)) {
-    if (!call.Write(message)) return Status(StatusCode::kCancelled, "write failed");
-  }
-  return Status();
-}
-
 void RegisterEcho(ServerBuilder& b) {
-  b.RegisterMethod("/test.Echo/Unary", RpcKind::kUnary, Echo);
-  b.RegisterMethod("/test.Echo/Bidi", RpcKind::kBidiStreaming, Echo);
+  b.RegisterMethod("/test.Echo/Unary", RpcKind::kUnary, EchoEach);
+  b.RegisterMethod("/test.Echo/Bidi", RpcKind::kBidiStreaming, EchoEach);
 }
 
 TEST_CASE("client+server: the four call kinds") {
   auto running = Serve([](ServerBuilder& b) {
     RegisterEcho(b);
-    b.RegisterMethod("/test.K/ServerStream", RpcKind::kServerStreaming,
-                     [](ServerContext&, ServerCall& call) {
-                       std::string m;
-                       if (!call.Read(&m)) return Status(StatusCode::kInternal, "no request");
-                       for (int i = 0; i < 5; ++i) call.Write(m + std::to_string(i));
-                       return Status();
-                     });
-    b.RegisterMethod("/test.K/ClientStream", RpcKind::kClientStreaming,
-                     [](ServerContext&, ServerCall& call) {
-                       std::string m, all;
-                       while (call.Read(&m)) all += m;
-                       call.Write(all);
-                       return Status();
-                     });
+    b.RegisterMethod("/test.K/ServerStream", RpcKind::kServerStreaming, RepeatNumbered(5));
+    b.RegisterMethod("/test.K/ClientStream", RpcKind::kClientStreaming, Concatenate);
   });
   auto channel = Channel::Create(running.target());
   {

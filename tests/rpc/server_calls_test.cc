@@ -12,6 +12,7 @@
 
 #include "codec/compression.h"
 #include "codec/metadata.h"
+#include "tests/common/call_kind_handlers.h"
 #include "tests/rpc/server_harness.h"
 
 namespace h2rpc::testing {
@@ -39,20 +40,8 @@ TEST_CASE("server: unary echo — headers, one message, trailers, advertised lim
 
 TEST_CASE("server: the four call kinds over generic handlers") {
   auto ts = StartServer([](ServerBuilder& b) {
-    b.RegisterMethod("/test.K/ServerStream", RpcKind::kServerStreaming,
-                     [](ServerContext&, ServerCall& call) {
-                       std::string m;
-                       if (!call.Read(&m)) return Status(StatusCode::kInternal, "no request");
-                       for (int i = 0; i < 3; ++i) call.Write(m + std::to_string(i));
-                       return Status();
-                     });
-    b.RegisterMethod("/test.K/ClientStream", RpcKind::kClientStreaming,
-                     [](ServerContext&, ServerCall& call) {
-                       std::string m, all;
-                       while (call.Read(&m)) all += m;
-                       call.Write(all);
-                       return Status();
-                     });
+    b.RegisterMethod("/test.K/ServerStream", RpcKind::kServerStreaming, RepeatNumbered(3));
+    b.RegisterMethod("/test.K/ClientStream", RpcKind::kClientStreaming, Concatenate);
     b.RegisterMethod("/test.K/Bidi", RpcKind::kBidiStreaming, EchoHandler);
   });
   RawPeer peer(ts.port);

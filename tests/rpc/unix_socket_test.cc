@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "h2rpc.h"
+#include "tests/common/call_kind_handlers.h"
 
 namespace h2rpc::testing {
 namespace {
@@ -73,32 +74,12 @@ void LeaveStaleSocketFile(const std::string& path) {
   REQUIRE(IsSocketFile(path));
 }
 
-Status Echo(ServerContext&, ServerCall& call) {
-  std::string message;
-  while (call.Read(&message)) {
-    if (!call.Write(message)) return Status(StatusCode::kCancelled, "write failed");
-  }
-  return Status();
-}
-
 /// Echo for every kind, plus /test.U/Who answering "authority|peer" of the call.
 void RegisterMethods(ServerBuilder& b) {
-  b.RegisterMethod("/test.U/Unary", RpcKind::kUnary, Echo);
-  b.RegisterMethod("/test.U/Bidi", RpcKind::kBidiStreaming, Echo);
-  b.RegisterMethod("/test.U/ServerStream", RpcKind::kServerStreaming,
-                   [](ServerContext&, ServerCall& call) {
-                     std::string m;
-                     if (!call.Read(&m)) return Status(StatusCode::kInternal, "no request");
-                     for (int i = 0; i < 5; ++i) call.Write(m + std::to_string(i));
-                     return Status();
-                   });
-  b.RegisterMethod("/test.U/ClientStream", RpcKind::kClientStreaming,
-                   [](ServerContext&, ServerCall& call) {
-                     std::string m, all;
-                     while (call.Read(&m)) all += m;
-                     call.Write(all);
-                     return Status();
-                   });
+  b.RegisterMethod("/test.U/Unary", RpcKind::kUnary, EchoEach);
+  b.RegisterMethod("/test.U/Bidi", RpcKind::kBidiStreaming, EchoEach);
+  b.RegisterMethod("/test.U/ServerStream", RpcKind::kServerStreaming, RepeatNumbered(5));
+  b.RegisterMethod("/test.U/ClientStream", RpcKind::kClientStreaming, Concatenate);
   b.RegisterMethod("/test.U/Who", RpcKind::kUnary, [](ServerContext& ctx, ServerCall& call) {
     std::string m;
     call.Read(&m);

@@ -4,6 +4,8 @@
 
 #include <cstdlib>
 
+#include "tests/common/call_kind_handlers.h"
+
 namespace h2rpc::testing {
 
 namespace {
@@ -59,29 +61,10 @@ SslServerCredentialsOptions ServerTlsOptions(const std::string& cert, const std:
 }
 
 void RegisterTestMethods(ServerBuilder& builder) {
-  auto echo = [](ServerContext&, ServerCall& call) {
-    std::string message;
-    while (call.Read(&message)) {
-      if (!call.Write(message)) return Status(StatusCode::kCancelled, "write failed");
-    }
-    return Status();
-  };
-  builder.RegisterMethod("/t.E/Unary", RpcKind::kUnary, echo);
-  builder.RegisterMethod("/t.E/ClientStream", RpcKind::kClientStreaming,
-                         [](ServerContext&, ServerCall& call) {
-                           std::string message, all;
-                           while (call.Read(&message)) all += message;
-                           call.Write(all);
-                           return Status();
-                         });
-  builder.RegisterMethod("/t.E/ServerStream", RpcKind::kServerStreaming,
-                         [](ServerContext&, ServerCall& call) {
-                           std::string message;
-                           if (!call.Read(&message)) return Status();
-                           for (int i = 0; i < 3; ++i) call.Write(message + std::to_string(i));
-                           return Status();
-                         });
-  builder.RegisterMethod("/t.E/Bidi", RpcKind::kBidiStreaming, echo);
+  builder.RegisterMethod("/t.E/Unary", RpcKind::kUnary, EchoEach);
+  builder.RegisterMethod("/t.E/ClientStream", RpcKind::kClientStreaming, Concatenate);
+  builder.RegisterMethod("/t.E/ServerStream", RpcKind::kServerStreaming, RepeatNumbered(3));
+  builder.RegisterMethod("/t.E/Bidi", RpcKind::kBidiStreaming, EchoEach);
   builder.RegisterMethod("/t.E/Who", RpcKind::kUnary, [](ServerContext& context, ServerCall& call) {
     std::string ignored;
     call.Read(&ignored);
