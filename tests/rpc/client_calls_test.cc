@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "h2rpc.h"
+#include "tests/common/call_kind_checks.h"
 #include "tests/common/call_kind_handlers.h"
 
 namespace h2rpc::testing {
@@ -56,46 +57,8 @@ TEST_CASE("client+server: the four call kinds") {
     b.RegisterMethod("/test.K/ClientStream", RpcKind::kClientStreaming, Concatenate);
   });
   auto channel = Channel::Create(running.target());
-  {
-    ClientContext context;
-    std::string reply;
-    REQUIRE(channel->UnaryCall(context, "/test.Echo/Unary", "hello", &reply).ok());
-    CHECK(reply == "hello");
-  }
-  {
-    ClientContext context;
-    auto call = channel->StartCall(context, "/test.K/ServerStream");
-    REQUIRE(call->Write("s"));
-    REQUIRE(call->WritesDone());
-    std::vector<std::string> got;
-    std::string m;
-    while (call->Read(&m)) got.push_back(m);
-    CHECK(call->Finish().ok());
-    CHECK(got == std::vector<std::string>{"s0", "s1", "s2", "s3", "s4"});
-  }
-  {
-    ClientContext context;
-    auto call = channel->StartCall(context, "/test.K/ClientStream");
-    for (const char* part : {"a", "b", "c"}) REQUIRE(call->Write(part));
-    REQUIRE(call->WritesDone());
-    std::string m;
-    REQUIRE(call->Read(&m));
-    CHECK(m == "abc");
-    CHECK(call->Finish().ok());
-  }
-  {
-    ClientContext context;
-    auto call = channel->StartCall(context, "/test.Echo/Bidi");
-    std::string m;
-    for (int i = 0; i < 10; ++i) {
-      REQUIRE(call->Write("m" + std::to_string(i)));
-      REQUIRE(call->Read(&m));
-      CHECK(m == "m" + std::to_string(i));
-    }
-    REQUIRE(call->WritesDone());
-    CHECK_FALSE(call->Read(&m));
-    CHECK(call->Finish().ok());
-  }
+  CheckFourCallKinds(*channel, {"/test.Echo/Unary", "/test.K/ServerStream", "/test.K/ClientStream",
+                                "/test.Echo/Bidi"});
 }
 
 TEST_CASE("client+server: metadata both ways, -bin included") {

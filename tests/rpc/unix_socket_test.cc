@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "h2rpc.h"
+#include "tests/common/call_kind_checks.h"
 #include "tests/common/call_kind_handlers.h"
 
 namespace h2rpc::testing {
@@ -113,47 +114,8 @@ Status Unary(Channel& channel, const std::string& request = "ping", std::string*
   return channel.UnaryCall(ctx, "/test.U/Unary", request, reply != nullptr ? reply : &ignored);
 }
 
-void CheckFourCallKinds(Channel& channel) {
-  {
-    std::string reply;
-    REQUIRE(Unary(channel, "hello", &reply).ok());
-    CHECK(reply == "hello");
-  }
-  {
-    ClientContext context;
-    auto call = channel.StartCall(context, "/test.U/ServerStream");
-    REQUIRE(call->Write("s"));
-    REQUIRE(call->WritesDone());
-    std::vector<std::string> got;
-    std::string m;
-    while (call->Read(&m)) got.push_back(m);
-    CHECK(call->Finish().ok());
-    CHECK(got == std::vector<std::string>{"s0", "s1", "s2", "s3", "s4"});
-  }
-  {
-    ClientContext context;
-    auto call = channel.StartCall(context, "/test.U/ClientStream");
-    for (const char* part : {"a", "b", "c"}) REQUIRE(call->Write(part));
-    REQUIRE(call->WritesDone());
-    std::string m;
-    REQUIRE(call->Read(&m));
-    CHECK(m == "abc");
-    CHECK(call->Finish().ok());
-  }
-  {
-    ClientContext context;
-    auto call = channel.StartCall(context, "/test.U/Bidi");
-    std::string m;
-    for (int i = 0; i < 10; ++i) {
-      REQUIRE(call->Write("m" + std::to_string(i)));
-      REQUIRE(call->Read(&m));
-      CHECK(m == "m" + std::to_string(i));
-    }
-    REQUIRE(call->WritesDone());
-    CHECK_FALSE(call->Read(&m));
-    CHECK(call->Finish().ok());
-  }
-}
+const CallKindPaths kPaths{"/test.U/Unary", "/test.U/ServerStream", "/test.U/ClientStream",
+                           "/test.U/Bidi"};
 
 /// Calls /test.U/Who: what the server saw as :authority and peer.
 std::string Who(Channel& channel, ClientContext& context) {
@@ -174,7 +136,7 @@ TEST_CASE("unix sockets: the four call kinds, authority and peers over each addr
     CHECK(served.server->ports() == std::vector<int>{0});
     CHECK(IsSocketFile(path));
     auto channel = Channel::Create("unix:" + path);
-    CheckFourCallKinds(*channel);
+    CheckFourCallKinds(*channel, kPaths);
     ClientContext context;
     CHECK(Who(*channel, context) == "localhost|unix:");  // the client's socket has no name
     CHECK(context.peer() == "unix:" + path);
@@ -184,7 +146,7 @@ TEST_CASE("unix sockets: the four call kinds, authority and peers over each addr
     Served served = Serve("unix://" + path);
     REQUIRE_MESSAGE(served.server != nullptr, served.error.ToString());
     auto channel = Channel::Create("unix://" + path);
-    CheckFourCallKinds(*channel);
+    CheckFourCallKinds(*channel, kPaths);
     ClientContext context;
     CHECK(Who(*channel, context) == "localhost|unix:");
     CHECK(context.peer() == "unix:" + path);
@@ -196,7 +158,7 @@ TEST_CASE("unix sockets: the four call kinds, authority and peers over each addr
     REQUIRE_MESSAGE(served.server != nullptr, served.error.ToString());
     CHECK(IsSocketFile(dir.File("rel.sock")));
     auto channel = Channel::Create("unix:" + relative);
-    CheckFourCallKinds(*channel);
+    CheckFourCallKinds(*channel, kPaths);
     ClientContext context;
     Who(*channel, context);
     CHECK(context.peer() == "unix:" + relative);
@@ -210,7 +172,7 @@ TEST_CASE("unix sockets: the four call kinds, authority and peers over each addr
     auto prefix_only = Channel::Create("unix-abstract:" + name.substr(0, name.find('\0')));
     CHECK(Unary(*prefix_only).code() == StatusCode::kUnavailable);
     auto channel = Channel::Create("unix-abstract:" + name);
-    CheckFourCallKinds(*channel);
+    CheckFourCallKinds(*channel, kPaths);
     ClientContext context;
     CHECK(Who(*channel, context) == "localhost|unix:");
     CHECK(context.peer() == "unix-abstract:" + name);
