@@ -1,11 +1,16 @@
 #include "rpc/server_call.h"
 
+#include <algorithm>
+#include <climits>
 #include <utility>
+
+#include <google/protobuf/message_lite.h>
 
 #include "codec/compression.h"
 #include "codec/framing.h"
 #include "rpc/server_call_state.h"
 #include "rpc/server_context.h"
+#include "rpc/serialization.h"
 #include "rpc/server_impl.h"
 
 namespace h2rpc {
@@ -37,16 +42,27 @@ bool ServerCall::Read(std::string* message) {
   return true;
 }
 
+bool ServerCall::CheckSendSize(size_t size) {
+  const ServerOptions& server_options = state_->server().options();
+  // The frame prefix holds 32 bits; protobuf serializes at most INT_MAX bytes.
+  const size_t limit = std::min<size_t>(server_options.max_send_message_size, INT_MAX);
+  if (size <= limit) return true;
+  state_->FailCall(Status(StatusCode::kResourceExhausted,
+                          "response message of " + std::to_string(size) +
+                              " bytes exceeds the server's max send message size (" +
+                              std::to_string(limit) + ")"));
+  return false;
+}
+
+bool ServerCall::SubmitFramed(std::shared_ptr<std::string> framed) {
+  const RpcKind kind = state_->method->kind;
+  const bool single_response = kind == RpcKind::kUnary || kind == RpcKind::kClientStreaming;
+  return state_->Write(std::move(framed), /*may_hold=*/single_response);
+}
+
 bool ServerCall::Write(std::string_view message, const WriteOptions& options) {
   if (state_->IsDone()) return false;
-  const ServerOptions& server_options = state_->server().options();
-  if (message.size() > server_options.max_send_message_size) {
-    state_->FailCall(Status(StatusCode::kResourceExhausted,
-                            "response message of " + std::to_string(message.size()) +
-                                " bytes exceeds the server's max send message size (" +
-                                std::to_string(server_options.max_send_message_size) + ")"));
-    return false;
-  }
+  if (!CheckSendSize(message.size())) return false;
   state_->FreezeCompression();
   const codec::Compression c = state_->response_compression();
   std::string compressed;
@@ -68,9 +84,30 @@ bool ServerCall::Write(std::string_view message, const WriteOptions& options) {
   codec::EncodeFramePrefix(compress, static_cast<uint32_t>(payload.size()), prefix);
   framed->append(reinterpret_cast<const char*>(prefix), sizeof prefix);
   framed->append(payload);
-  const RpcKind kind = state_->method->kind;
-  const bool single_response = kind == RpcKind::kUnary || kind == RpcKind::kClientStreaming;
-  return state_->Write(std::move(framed), /*may_hold=*/single_response);
+  return SubmitFramed(std::move(framed));
+}
+
+bool ServerCall::WriteMessage(const google::protobuf::MessageLite& message,
+                              const WriteOptions& options) {
+  if (state_->IsDone()) return false;
+  state_->FreezeCompression();
+  if (state_->response_compression() != codec::Compression::kIdentity &&
+      !options.no_compression) {
+    std::string bytes;  // compression needs the serialized bytes first
+    if (Status s = internal::Serialize(message, &bytes); !s.ok()) {
+      state_->FailCall(std::move(s));
+      return false;
+    }
+    return Write(bytes, options);
+  }
+  const size_t size = message.ByteSizeLong();  // caches sizes for the serializer below
+  if (!CheckSendSize(size)) return false;
+  auto framed = std::make_shared<std::string>();
+  framed->resize(codec::kFramePrefixSize + size);
+  auto* data = reinterpret_cast<uint8_t*>(framed->data());
+  codec::EncodeFramePrefix(false, static_cast<uint32_t>(size), data);
+  message.SerializeWithCachedSizesToArray(data + codec::kFramePrefixSize);
+  return SubmitFramed(std::move(framed));
 }
 
 bool ServerCall::SendInitialMetadata() {

@@ -7,6 +7,10 @@
 
 #include "rpc/client_call.h"  // WriteOptions
 
+namespace google::protobuf {
+class MessageLite;
+}
+
 namespace h2rpc {
 
 namespace internal {
@@ -26,10 +30,16 @@ class ServerCall {
   /// Sends one serialized response message (initial metadata go first, once). Blocks while the
   /// client's window and the send budget are full; false if the call is over.
   bool Write(std::string_view message, const WriteOptions& options = {});
+  /// Write() of a protobuf message; unless the response is compressed it is serialized straight
+  /// into the frame nghttp2 sends, with no intermediate copy (what the typed API uses).
+  bool WriteMessage(const google::protobuf::MessageLite& message, const WriteOptions& options = {});
   /// Sends initial metadata now (otherwise they go with the first message or the status).
   bool SendInitialMetadata();
 
  private:
+  bool CheckSendSize(size_t size);
+  bool SubmitFramed(std::shared_ptr<std::string> framed);
+
   std::shared_ptr<internal::ServerCallState> state_;
 };
 

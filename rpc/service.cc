@@ -13,9 +13,7 @@ bool ReadMessage(ServerCall& call, google::protobuf::MessageLite* message, Statu
 
 bool WriteMessage(ServerCall& call, const google::protobuf::MessageLite& message,
                   const WriteOptions& options) {
-  std::string bytes;
-  if (!Serialize(message, &bytes).ok()) return false;
-  return call.Write(bytes, options);
+  return call.WriteMessage(message, options);
 }
 
 namespace {
@@ -30,9 +28,7 @@ Status ReadOnlyRequest(ServerCall& call, google::protobuf::MessageLite& request,
 }
 
 Status SendOnlyResponse(ServerCall& call, const google::protobuf::MessageLite& response) {
-  std::string out;
-  if (Status s = Serialize(response, &out); !s.ok()) return s;
-  if (!call.Write(out)) {
+  if (!call.WriteMessage(response)) {
     return Status(StatusCode::kCancelled, "call ended before the response was sent");
   }
   return Status();

@@ -89,8 +89,12 @@ class EchoImpl final : public v1::Echo::Service {
     return {};
   }
 
-  h2rpc::Status Repeat(h2rpc::ServerContext*, const common::Text* request,
+  h2rpc::Status Repeat(h2rpc::ServerContext* context, const common::Text* request,
                        h2rpc::ServerWriter<common::Text>* writer) override {
+    // "gzip:" asks for compressed responses (the typed write then serializes before framing).
+    if (request->value().starts_with("gzip:")) {
+      context->set_compression_algorithm(h2rpc::Compression::kGzip);
+    }
     for (int i = 0; i < request->repeat(); ++i) {
       common::Text text;
       text.set_value(request->value() + std::to_string(i));
@@ -228,6 +232,57 @@ TEST_CASE_FIXTURE(Fixture, "server streaming through a generated stub") {
   h2rpc::Status status = reader->Finish();
   REQUIRE_MESSAGE(status.ok(), status.ToString());
   CHECK(got == std::vector<std::string>{"r0", "r1", "r2"});
+}
+
+TEST_CASE_FIXTURE(Fixture, "typed writes: large, compressed and plain responses arrive intact") {
+  v1::Echo::Stub stub(channel);
+  for (const std::string prefix : {"plain:", "gzip:"}) {
+    CAPTURE(prefix);
+    h2rpc::ClientContext context;
+    SetDeadline(context);
+    common::Text request;
+    request.set_value(prefix + std::string(300 * 1024, 'v'));  // spans many DATA frames
+    request.set_repeat(4);
+    auto reader = stub.Repeat(&context, request);
+    common::Text text;
+    int got = 0;
+    while (reader->Read(&text)) {
+      CHECK(text.value() == request.value() + std::to_string(got));
+      CHECK(context.last_message_compressed() == (prefix == "gzip:"));
+      ++got;
+    }
+    h2rpc::Status status = reader->Finish();
+    REQUIRE_MESSAGE(status.ok(), status.ToString());
+    CHECK(got == 4);
+  }
+}
+
+TEST_CASE("typed write larger than the server's max send size ends RESOURCE_EXHAUSTED") {
+  EchoImpl echo;
+  h2rpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", &port).RegisterService(&echo).SetMaxSendMessageSize(
+      1000);
+  auto server = builder.BuildAndStart();
+  REQUIRE_MESSAGE(server != nullptr, builder.error().ToString());
+  auto stub = v1::Echo::NewStub(h2rpc::CreateChannel("127.0.0.1:" + std::to_string(port)));
+  for (const size_t size : {size_t{900}, size_t{2000}}) {
+    CAPTURE(size);
+    h2rpc::ClientContext context;
+    SetDeadline(context);
+    common::Text request;
+    request.set_value(std::string(size, 'x'));
+    Envelope response;
+    h2rpc::Status status = stub->Say(&context, request, &response);
+    if (size < 1000) {
+      REQUIRE_MESSAGE(status.ok(), status.ToString());
+      CHECK(response.text().value() == request.value());
+    } else {
+      CHECK(status.code() == h2rpc::StatusCode::kResourceExhausted);
+      CHECK(status.message().find("max send message size") != std::string::npos);
+    }
+  }
+  server->Shutdown();
 }
 
 TEST_CASE_FIXTURE(Fixture, "client streaming through a generated stub") {
