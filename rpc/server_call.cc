@@ -8,9 +8,9 @@
 
 #include "codec/compression.h"
 #include "codec/framing.h"
+#include "rpc/serialization.h"
 #include "rpc/server_call_state.h"
 #include "rpc/server_context.h"
-#include "rpc/serialization.h"
 #include "rpc/server_impl.h"
 
 namespace h2rpc {
@@ -91,8 +91,7 @@ bool ServerCall::WriteMessage(const google::protobuf::MessageLite& message,
                               const WriteOptions& options) {
   if (state_->IsDone()) return false;
   state_->FreezeCompression();
-  if (state_->response_compression() != codec::Compression::kIdentity &&
-      !options.no_compression) {
+  if (state_->response_compression() != codec::Compression::kIdentity && !options.no_compression) {
     std::string bytes;  // compression needs the serialized bytes first
     if (Status s = internal::Serialize(message, &bytes); !s.ok()) {
       state_->FailCall(std::move(s));

@@ -261,8 +261,7 @@ TEST_CASE("typed write larger than the server's max send size ends RESOURCE_EXHA
   EchoImpl echo;
   h2rpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", &port).RegisterService(&echo).SetMaxSendMessageSize(
-      1000);
+  builder.AddListeningPort("127.0.0.1:0", &port).RegisterService(&echo).SetMaxSendMessageSize(1000);
   auto server = builder.BuildAndStart();
   REQUIRE_MESSAGE(server != nullptr, builder.error().ToString());
   auto stub = v1::Echo::NewStub(h2rpc::CreateChannel("127.0.0.1:" + std::to_string(port)));
