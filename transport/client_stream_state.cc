@@ -140,9 +140,15 @@ void ClientStreamState::ReturnBuffer(std::string&& buffer) {
   // Only buffers the deframer would not cheaply get anyway; small ones are just freed.
   if (buffer.capacity() <= codec::kDeframerInitialReserve) return;
   auto owned = std::make_unique<std::string>(std::move(buffer));
-  // One slot: an older buffer the I/O thread has not taken yet is freed here.
-  std::unique_ptr<std::string> older(
-      returned_buffer_.exchange(owned.release(), std::memory_order_acq_rel));
+  for (auto& slot : returned_buffers_) {
+    std::string* empty = nullptr;
+    if (slot.compare_exchange_strong(empty, owned.get(), std::memory_order_acq_rel,
+                                     std::memory_order_relaxed)) {
+      owned.release();  // the slot owns it now
+      return;
+    }
+  }
+  // Every slot full: the I/O thread has buffers enough; this one is freed here.
 }
 
 bool ClientStreamState::Read(std::string* message, bool* compressed) {
