@@ -1,5 +1,9 @@
 #include "rpc/client_call.h"
 
+#include <google/protobuf/message_lite.h>
+
+#include <climits>
+
 #include "rpc/client_call_state.h"
 #include "rpc/client_context.h"
 
@@ -16,6 +20,23 @@ ClientCall::~ClientCall() {
 
 bool ClientCall::Write(std::string_view message, const WriteOptions& options) {
   return state_->Write(message, options.no_compression);
+}
+
+bool ClientCall::WriteMessage(const google::protobuf::MessageLite& message,
+                              const WriteOptions& options) {
+  const size_t size = message.ByteSizeLong();  // caches sizes for the serializer below
+  if (size > static_cast<size_t>(INT_MAX)) {   // protobuf's own limit
+    state_->Cancel(Status(StatusCode::kInternal,
+                          "failed to serialize " + message.GetTypeName() + ": larger than 2 GiB"));
+    return false;
+  }
+  return state_->WriteSerialized(
+      size,
+      [](const void* source, uint8_t* out) {
+        static_cast<const google::protobuf::MessageLite*>(source)->SerializeWithCachedSizesToArray(
+            out);
+      },
+      &message, options.no_compression);
 }
 
 bool ClientCall::WritesDone() { return state_->WritesDone(); }

@@ -7,6 +7,10 @@
 
 #include "codec/status.h"
 
+namespace google::protobuf {
+class MessageLite;
+}
+
 namespace h2rpc {
 
 class ClientContext;
@@ -34,6 +38,9 @@ class ClientCall {
   /// Sends one serialized message. Blocks (bounded by the deadline) while the peer's window and
   /// the stream's send budget are full. False if the call is over (read Finish() for why).
   bool Write(std::string_view message, const WriteOptions& options = {});
+  /// Write() of a protobuf message; unless the call compresses it is serialized straight into
+  /// the frame nghttp2 sends, with no intermediate copy (what the typed API uses).
+  bool WriteMessage(const google::protobuf::MessageLite& message, const WriteOptions& options = {});
   /// Half-closes: no more writes. False if the call is already over.
   bool WritesDone();
   /// Blocks for the next message. False at the end of the response stream or on failure.

@@ -35,12 +35,7 @@ bool ClientStreamCore::WaitForInitialMetadata() { return call_->WaitForInitialMe
 
 bool ClientStreamCore::Write(const google::protobuf::MessageLite& message,
                              const WriteOptions& options) {
-  std::string bytes;
-  if (Status s = Serialize(message, &bytes); !s.ok()) {
-    if (write_error_.ok()) write_error_ = std::move(s);
-    return false;
-  }
-  return call_->Write(bytes, options);
+  return call_->WriteMessage(message, options);
 }
 
 bool ClientStreamCore::WritesDone() { return call_->WritesDone(); }

@@ -5,10 +5,10 @@
 
 namespace h2rpc::internal {
 
-bool ReadMessage(ServerCall& call, google::protobuf::MessageLite* message, Status* parse_error) {
-  std::string bytes;
-  if (!call.Read(&bytes)) return false;
-  return ParseIntoOrFail(bytes, message, parse_error);
+bool ReadMessage(ServerCall& call, google::protobuf::MessageLite* message, Status* parse_error,
+                 std::string* buffer) {
+  if (!call.Read(buffer)) return false;
+  return ParseIntoOrFail(*buffer, message, parse_error);
 }
 
 bool WriteMessage(ServerCall& call, const google::protobuf::MessageLite& message,

@@ -37,7 +37,10 @@ class StatusThunk {
 };
 
 // The untyped bodies of the typed handlers, compiled once in the library.
-bool ReadMessage(ServerCall& call, google::protobuf::MessageLite* message, Status* parse_error);
+/// `buffer`: the reader's own string, read into each time so that its previous (large) buffer
+/// goes back to the deframer.
+bool ReadMessage(ServerCall& call, google::protobuf::MessageLite* message, Status* parse_error,
+                 std::string* buffer);
 bool WriteMessage(ServerCall& call, const google::protobuf::MessageLite& message,
                   const WriteOptions& options);
 /// Reads the one request, runs `invoke`, sends `response` if it returned OK.
@@ -61,12 +64,15 @@ class ServerReader {
   explicit ServerReader(ServerCall& call) : call_(call) {}
   /// False when the client half-closed, the call ended, or a message failed to parse (then the
   /// call ends INTERNAL).
-  bool Read(Request* message) { return internal::ReadMessage(call_, message, &parse_error_); }
+  bool Read(Request* message) {
+    return internal::ReadMessage(call_, message, &parse_error_, &buffer_);
+  }
   const Status& parse_error() const { return parse_error_; }
 
  private:
   ServerCall& call_;
   Status parse_error_;
+  std::string buffer_;
 };
 
 /// Typed writing side for server-streaming and bidi handlers.

@@ -89,16 +89,20 @@ void ClientStreamState::WaitUntil(Done done) {
   }
 }
 
+bool ClientStreamState::CheckSendSize(size_t size) {
+  // The frame prefix holds 32 bits, whatever the configured limit says.
+  if (size <= max_send_message_size && size <= UINT32_MAX) return true;
+  Cancel(
+      Status(StatusCode::kResourceExhausted, "trying to send a message of " + std::to_string(size) +
+                                                 " bytes, larger than the maximum send size of " +
+                                                 std::to_string(max_send_message_size) + " bytes"));
+  return false;
+}
+
 bool ClientStreamState::Write(std::string_view message, bool no_compression) {
   H2RPC_SCOPED_USE(writer_busy_, "writing");
   if (finished() || writes_done_.load(std::memory_order_relaxed)) return false;
-  if (message.size() > max_send_message_size) {
-    Cancel(Status(StatusCode::kResourceExhausted,
-                  "trying to send a message of " + std::to_string(message.size()) +
-                      " bytes, larger than the maximum send size of " +
-                      std::to_string(max_send_message_size) + " bytes"));
-    return false;
-  }
+  if (!CheckSendSize(message.size())) return false;
   const bool compress = send_compression != codec::Compression::kIdentity && !no_compression;
   StatusOr<std::string> compressed = std::string();
   std::string_view payload = message;
@@ -119,6 +123,29 @@ bool ClientStreamState::Write(std::string_view message, bool no_compression) {
   if (!payload.empty()) {
     std::memcpy(framed->data() + codec::kFramePrefixSize, payload.data(), payload.size());
   }
+  return SubmitFramed(std::move(framed));
+}
+
+bool ClientStreamState::WriteSerialized(size_t size, FillMessage fill, const void* source,
+                                        bool no_compression) {
+  if (send_compression != codec::Compression::kIdentity && !no_compression) {
+    if (!CheckSendSize(size)) return false;
+    std::string bytes(size, '\0');  // compression needs the serialized bytes first
+    fill(source, reinterpret_cast<uint8_t*>(bytes.data()));
+    return Write(bytes, no_compression);
+  }
+  H2RPC_SCOPED_USE(writer_busy_, "writing");
+  if (finished() || writes_done_.load(std::memory_order_relaxed)) return false;
+  if (!CheckSendSize(size)) return false;
+  auto framed = std::make_shared<std::string>();
+  framed->resize(codec::kFramePrefixSize + size);
+  auto* data = reinterpret_cast<uint8_t*>(framed->data());
+  codec::EncodeFramePrefix(false, static_cast<uint32_t>(size), data);
+  fill(source, data + codec::kFramePrefixSize);
+  return SubmitFramed(std::move(framed));
+}
+
+bool ClientStreamState::SubmitFramed(std::shared_ptr<std::string> framed) {
   // Bounded buffering: at most send_budget (+ this one message) waits for the wire.
   WaitUntil(
       [&] { return finished() || unsent_bytes_.load(std::memory_order_acquire) < send_budget; });
@@ -137,18 +164,7 @@ bool ClientStreamState::WritesDone() {
 }
 
 void ClientStreamState::ReturnBuffer(std::string&& buffer) {
-  // Only buffers the deframer would not cheaply get anyway; small ones are just freed.
-  if (buffer.capacity() <= codec::kDeframerInitialReserve) return;
-  auto owned = std::make_unique<std::string>(std::move(buffer));
-  for (auto& slot : returned_buffers_) {
-    std::string* empty = nullptr;
-    if (slot.compare_exchange_strong(empty, owned.get(), std::memory_order_acq_rel,
-                                     std::memory_order_relaxed)) {
-      owned.release();  // the slot owns it now
-      return;
-    }
-  }
-  // Every slot full: the I/O thread has buffers enough; this one is freed here.
+  returned_buffers_.Give(std::move(buffer));
 }
 
 bool ClientStreamState::Read(std::string* message, bool* compressed) {

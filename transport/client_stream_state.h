@@ -26,6 +26,7 @@
 #include "codec/status.h"
 #include "transport/event_loop.h"
 #include "transport/mpsc_queue.h"
+#include "transport/returned_buffers.h"
 
 namespace h2rpc {
 // Same type as rpc/metadata.h's; repeated here so transport/ does not include rpc/.
@@ -100,10 +101,7 @@ class ClientStreamState : public std::enable_shared_from_this<ClientStreamState>
   using Clock = std::chrono::steady_clock;
 
   ClientStreamState() = default;
-  virtual ~ClientStreamState() {
-    while (TakeReturnedBuffer()) {
-    }
-  }
+  virtual ~ClientStreamState() = default;
   ClientStreamState(const ClientStreamState&) = delete;
   ClientStreamState& operator=(const ClientStreamState&) = delete;
 
@@ -138,6 +136,11 @@ class ClientStreamState : public std::enable_shared_from_this<ClientStreamState>
   /// bytes wait to be sent. False if the call is over or the size is refused (then the call
   /// ends RESOURCE_EXHAUSTED).
   bool Write(std::string_view message, bool no_compression);
+  /// Write() of a message the caller serializes itself: `fill(source, out)` writes exactly
+  /// `size` bytes at `out`. Unless the call compresses, they land straight in the frame that
+  /// nghttp2 sends (no intermediate copy).
+  using FillMessage = void (*)(const void* source, uint8_t* out);
+  bool WriteSerialized(size_t size, FillMessage fill, const void* source, bool no_compression);
   bool WritesDone();
   /// Next message; false at the end of the response stream or when the call failed.
   /// `compressed` (optional) receives the message's compressed flag.
@@ -183,14 +186,7 @@ class ClientStreamState : public std::enable_shared_from_this<ClientStreamState>
   /// A large message buffer the reader is done with (see Read), for the deframer to reuse.
   /// Reader side: keeps `buffer` for reuse if it is worth it (large), else frees it.
   void ReturnBuffer(std::string&& buffer);
-  std::unique_ptr<std::string> TakeReturnedBuffer() {
-    for (auto& slot : returned_buffers_) {
-      if (std::string* buffer = slot.exchange(nullptr, std::memory_order_acquire)) {
-        return std::unique_ptr<std::string>(buffer);
-      }
-    }
-    return nullptr;
-  }
+  std::unique_ptr<std::string> TakeReturnedBuffer() { return returned_buffers_.Take(); }
   void WakeCaller() { signal_.Notify(); }
   bool reader_abandoned() const { return reader_abandoned_.load(std::memory_order_acquire); }
   bool cancel_requested() const { return cancel_requested_.load(std::memory_order_acquire); }
@@ -236,6 +232,9 @@ class ClientStreamState : public std::enable_shared_from_this<ClientStreamState>
   } io;
 
  private:
+  bool CheckSendSize(size_t size);
+  /// Waits for the send budget, then queues one framed message.
+  bool SubmitFramed(std::shared_ptr<std::string> framed);
   struct ScopedUse;
   template <class Done>
   void WaitUntil(Done done);
@@ -256,12 +255,8 @@ class ClientStreamState : public std::enable_shared_from_this<ClientStreamState>
   Metadata initial_metadata_;
   bool initial_metadata_taken_ = false;  // caller only
   MpscQueue<ReceivedMessage> messages_;  // one producer (I/O) and one consumer (the reader)
-  /// Reader → I/O thread: buffers of large messages already read (owned; see Read). Several
-  /// slots: when the reader falls behind and catches up, it returns buffers in a burst, and a
-  /// single slot freed all but one of them, so the deframer allocated (and faulted in) fresh
-  /// 1 MiB buffers for ~7 % of a 1 MiB stream's messages.
-  static constexpr size_t kReturnSlots = 4;
-  std::array<std::atomic<std::string*>, kReturnSlots> returned_buffers_{};
+  /// Reader → I/O thread: buffers of large messages already read (see Read).
+  ReturnedBuffers returned_buffers_;
   std::atomic<bool> peer_ready_{false};
   std::string peer_;
   std::atomic<bool> finished_{false};

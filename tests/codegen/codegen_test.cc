@@ -82,6 +82,8 @@ constexpr auto kCallTimeout = std::chrono::seconds(10);
 
 class EchoImpl final : public v1::Echo::Service {
  public:
+  std::atomic<int> compressed_requests{0};
+
   h2rpc::Status Say(h2rpc::ServerContext*, const common::Text* request,
                     Envelope* response) override {
     response->mutable_header()->set_id("say");
@@ -103,10 +105,11 @@ class EchoImpl final : public v1::Echo::Service {
     return {};
   }
 
-  h2rpc::Status Collect(h2rpc::ServerContext*, h2rpc::ServerReader<common::Text>* reader,
+  h2rpc::Status Collect(h2rpc::ServerContext* context, h2rpc::ServerReader<common::Text>* reader,
                         common::Count* response) override {
     common::Text text;
     while (reader->Read(&text)) {
+      if (context->last_message_compressed()) ++compressed_requests;
       response->set_messages(response->messages() + 1);
       response->mutable_joined()->append(text.value());
     }
@@ -300,6 +303,33 @@ TEST_CASE_FIXTURE(Fixture, "client streaming through a generated stub") {
   REQUIRE_MESSAGE(status.ok(), status.ToString());
   CHECK(count.messages() == 3);
   CHECK(count.joined() == "abc");
+}
+
+TEST_CASE_FIXTURE(Fixture,
+                  "typed client writes: large, compressed and plain requests arrive intact") {
+  auto stub = v1::Echo::NewStub(channel);
+  for (const bool gzip : {false, true}) {
+    CAPTURE(gzip);
+    echo.compressed_requests = 0;
+    h2rpc::ClientContext context;
+    SetDeadline(context);
+    if (gzip) context.set_compression_algorithm(h2rpc::Compression::kGzip);
+    common::Count count;
+    auto writer = stub->Collect(&context, &count);
+    std::string expected;
+    for (char fill : {'p', 'q', 'r'}) {
+      common::Text text;
+      text.set_value(std::string(300 * 1024, fill));  // spans many DATA frames
+      expected += text.value();
+      REQUIRE(writer->Write(text));
+    }
+    CHECK(writer->WritesDone());
+    h2rpc::Status status = writer->Finish();
+    REQUIRE_MESSAGE(status.ok(), status.ToString());
+    CHECK(count.messages() == 3);
+    CHECK(count.joined() == expected);
+    CHECK(echo.compressed_requests.load() == (gzip ? 3 : 0));
+  }
 }
 
 TEST_CASE_FIXTURE(Fixture, "bidirectional streaming through a generated stub") {
