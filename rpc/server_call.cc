@@ -12,6 +12,7 @@
 #include "rpc/server_call_state.h"
 #include "rpc/server_context.h"
 #include "rpc/server_impl.h"
+#include "transport/returned_buffers.h"
 
 namespace h2rpc {
 
@@ -104,8 +105,8 @@ bool ServerCall::WriteMessage(const google::protobuf::MessageLite& message,
   }
   const size_t size = message.ByteSizeLong();  // caches sizes for the serializer below
   if (!CheckSendSize(size)) return false;
-  auto framed = std::make_shared<std::string>();
-  framed->resize(codec::kFramePrefixSize + size);
+  std::shared_ptr<std::string> framed =
+      transport::MakeSendBuffer(send_buffers_, codec::kFramePrefixSize + size);
   auto* data = reinterpret_cast<uint8_t*>(framed->data());
   codec::EncodeFramePrefix(false, static_cast<uint32_t>(size), data);
   message.SerializeWithCachedSizesToArray(data + codec::kFramePrefixSize);

@@ -16,6 +16,9 @@ namespace h2rpc {
 namespace internal {
 class ServerCallState;
 }
+namespace transport {
+class ReturnedBuffers;
+}
 
 /// Concurrency: like ClientCall, one thread may Write while another Reads.
 class ServerCall {
@@ -41,6 +44,8 @@ class ServerCall {
   bool SubmitFramed(std::shared_ptr<std::string> framed);
 
   std::shared_ptr<internal::ServerCallState> state_;
+  /// Frame buffers of large responses, reused once the I/O thread sent them (WriteMessage).
+  std::shared_ptr<transport::ReturnedBuffers> send_buffers_;
 };
 
 }  // namespace h2rpc

@@ -137,8 +137,8 @@ bool ClientStreamState::WriteSerialized(size_t size, FillMessage fill, const voi
   H2RPC_SCOPED_USE(writer_busy_, "writing");
   if (finished() || writes_done_.load(std::memory_order_relaxed)) return false;
   if (!CheckSendSize(size)) return false;
-  auto framed = std::make_shared<std::string>();
-  framed->resize(codec::kFramePrefixSize + size);
+  std::shared_ptr<std::string> framed =
+      MakeSendBuffer(send_buffers_, codec::kFramePrefixSize + size);
   auto* data = reinterpret_cast<uint8_t*>(framed->data());
   codec::EncodeFramePrefix(false, static_cast<uint32_t>(size), data);
   fill(source, data + codec::kFramePrefixSize);
