@@ -630,6 +630,7 @@ SCENARIOS = {
     "so_1k": {"mode": "stream_out", "threads": 1, "size": 1024},
     "so_1m": {"mode": "stream_out", "threads": 1, "size": 1 << 20},
     "si_64": {"mode": "stream_in", "threads": 1, "size": 64},
+    "si_1m": {"mode": "stream_in", "threads": 1, "size": 1 << 20},
     "echo_64": {"mode": "echo", "threads": 1, "size": 64},
 }
 # Cross-driving: (scenario, client impl, server impl).
@@ -866,6 +867,8 @@ def build_table(R, fl, h2l, fp, sz, cc, cg, impls):
         lambda h, g, r: r is not None and r >= 1.3 and bulk is not None and h >= 0.75 * bulk)
     row("4", "client streaming 64 B, msgs/s", f("si_64", "msgs_per_s"),
         f("si_64", "msgs_per_s", "grpcpp"))
+    row("4", "client streaming 1 MiB, MB/s", f("si_1m", "mb_per_s"), f("si_1m", "mb_per_s", "grpcpp"),
+        "", bulk)
     row("5", "bidi echo round trip p50 µs (64 B)", f("echo_64", "p50_us"),
         f("echo_64", "p50_us", "grpcpp"), "≤ 0.5×", tcp.get("p50_us"), le(0.5))
     row("5", "bidi echo round trip p99 µs (64 B)", f("echo_64", "p99_us"),
