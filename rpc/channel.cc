@@ -1,14 +1,18 @@
 #include "rpc/channel.h"
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 #include <utility>
+
+#include <google/protobuf/message_lite.h>
 
 #include "codec/compression.h"
 #include "codec/framing.h"
 #include "codec/metadata.h"
 #include "codec/timeout.h"
 #include "rpc/client_call_state.h"
+#include "rpc/serialization.h"
 #include "transport/client_transport.h"
 #include "transport/unix_address.h"
 
@@ -107,6 +111,32 @@ Status FrameRequest(std::string_view request, uint32_t max_send_message_size,
   return Status();
 }
 
+/// FrameRequest for a protobuf request: serialized straight into the call state's frame unless
+/// the call compresses (then it needs the serialized bytes first).
+Status FrameMessageRequest(const google::protobuf::MessageLite& request,
+                           uint32_t max_send_message_size, internal::ClientCallState& call) {
+  const size_t size = request.ByteSizeLong();  // caches sizes for the serializer below
+  if (call.send_compression != codec::Compression::kIdentity ||
+      size > static_cast<size_t>(INT_MAX)) {
+    std::string bytes;
+    if (Status s = internal::Serialize(request, &bytes); !s.ok()) return s;
+    return FrameRequest(bytes, max_send_message_size, call);
+  }
+  if (size > max_send_message_size) {
+    return Status(StatusCode::kResourceExhausted,
+                  "trying to send a message of " + std::to_string(size) +
+                      " bytes, larger than the maximum send size of " +
+                      std::to_string(max_send_message_size) + " bytes");
+  }
+  call.first_message.resize(codec::kFramePrefixSize + size);
+  auto* data = reinterpret_cast<uint8_t*>(call.first_message.data());
+  codec::EncodeFramePrefix(false, static_cast<uint32_t>(size), data);
+  request.SerializeWithCachedSizesToArray(data + codec::kFramePrefixSize);
+  call.has_first_message = true;
+  call.half_close_at_start = true;
+  return Status();
+}
+
 }  // namespace
 
 std::shared_ptr<Channel> Channel::Create(const std::string& target, const ChannelOptions& options) {
@@ -144,11 +174,32 @@ Channel::~Channel() = default;  // the transport ends outstanding calls and join
 
 Status Channel::UnaryCall(ClientContext& context, std::string_view method, std::string_view request,
                           std::string* response) {
+  return RunUnary(
+      context, method,
+      [](const void* bytes, uint32_t max_send, internal::ClientCallState& call) {
+        return FrameRequest(*static_cast<const std::string_view*>(bytes), max_send, call);
+      },
+      &request, response);
+}
+
+Status Channel::UnaryCall(ClientContext& context, std::string_view method,
+                          const google::protobuf::MessageLite& request, std::string* response) {
+  return RunUnary(
+      context, method,
+      [](const void* message, uint32_t max_send, internal::ClientCallState& call) {
+        return FrameMessageRequest(*static_cast<const google::protobuf::MessageLite*>(message),
+                                   max_send, call);
+      },
+      &request, response);
+}
+
+Status Channel::RunUnary(ClientContext& context, std::string_view method, FrameRequestFn frame,
+                         const void* request, std::string* response) {
   auto call = std::make_shared<internal::ClientCallState>();
   call->path = method;  // the caller blocks until the call ended: no copy needed
   call->queue = transport_->queue();
   Status setup = config_error_.ok() ? PrepareCall(context, options_, *call) : config_error_;
-  if (setup.ok()) setup = FrameRequest(request, options_.max_send_message_size, *call);
+  if (setup.ok()) setup = frame(request, options_.max_send_message_size, *call);
   context.internal_bind(call);
   if (!setup.ok()) {
     call->FinishBeforeStart(setup);

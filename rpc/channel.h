@@ -1,6 +1,7 @@
 // Channel: a client's connection to one target, shared by any number of threads.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -41,6 +42,10 @@ class Channel {
   /// Generic unary call by full method name ("/pkg.Service/Method") with serialized bytes.
   Status UnaryCall(ClientContext& context, std::string_view method, std::string_view request,
                    std::string* response);
+  /// The same with a protobuf request, serialized straight into the frame that is sent (what
+  /// generated stubs use). `response` gets the serialized reply.
+  Status UnaryCall(ClientContext& context, std::string_view method,
+                   const google::protobuf::MessageLite& request, std::string* response);
 
   /// Starts a generic streaming call; the returned call is usable at once (its Write/Read block
   /// as needed). Never null: a call that cannot start reports its Status from Finish().
@@ -50,6 +55,11 @@ class Channel {
   const ChannelOptions& options() const { return options_; }
 
  private:
+  /// Frames the request into the call state (plain bytes or a protobuf message).
+  using FrameRequestFn = Status (*)(const void* request, uint32_t max_send_message_size,
+                                    internal::ClientCallState& call);
+  Status RunUnary(ClientContext& context, std::string_view method, FrameRequestFn frame,
+                  const void* request, std::string* response);
   Channel(std::string target, ChannelOptions options,
           const std::shared_ptr<ChannelCredentials>& credentials);
   std::string target_;

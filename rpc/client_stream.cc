@@ -8,10 +8,8 @@ namespace h2rpc {
 Status BlockingUnaryCall(Channel& channel, std::string_view method, ClientContext& context,
                          const google::protobuf::MessageLite& request,
                          google::protobuf::MessageLite* response) {
-  std::string request_bytes;
-  if (Status s = internal::Serialize(request, &request_bytes); !s.ok()) return s;
   std::string response_bytes;
-  Status status = channel.UnaryCall(context, method, request_bytes, &response_bytes);
+  Status status = channel.UnaryCall(context, method, request, &response_bytes);
   if (!status.ok()) return status;
   return internal::Parse(response_bytes, response);
 }

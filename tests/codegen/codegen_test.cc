@@ -221,6 +221,31 @@ TEST_CASE_FIXTURE(Fixture, "unary call through a generated stub") {
   CHECK(response.text().value() == "hello");
 }
 
+TEST_CASE_FIXTURE(Fixture, "typed unary requests: large, compressed and over the send limit") {
+  common::Text request;
+  request.set_value(std::string(300 * 1024, 'u'));  // spans many DATA frames
+  for (const bool gzip : {false, true}) {
+    CAPTURE(gzip);
+    auto stub = v1::Echo::NewStub(channel);
+    h2rpc::ClientContext context;
+    SetDeadline(context);
+    if (gzip) context.set_compression_algorithm(h2rpc::Compression::kGzip);
+    Envelope response;
+    h2rpc::Status status = stub->Say(&context, request, &response);
+    REQUIRE_MESSAGE(status.ok(), status.ToString());
+    CHECK(response.text().value() == request.value());
+  }
+  h2rpc::ChannelOptions options;
+  options.max_send_message_size = 1000;
+  auto limited = v1::Echo::NewStub(h2rpc::Channel::Create(channel->target(), options));
+  h2rpc::ClientContext context;
+  SetDeadline(context);
+  Envelope response;
+  h2rpc::Status status = limited->Say(&context, request, &response);
+  CHECK(status.code() == h2rpc::StatusCode::kResourceExhausted);
+  CHECK(status.message().find("maximum send size") != std::string::npos);
+}
+
 TEST_CASE_FIXTURE(Fixture, "server streaming through a generated stub") {
   v1::Echo::Stub stub(channel);
   h2rpc::ClientContext context;
