@@ -49,6 +49,16 @@ transport::ClientTransportOptions TransportOptions(
 
 /// Fills the parts of a call's state that come from the context and the channel. Fails (and
 /// nothing is sent) on invalid metadata or an expired deadline.
+/// A context cancelled before its call started: the call ends here and nothing goes on the
+/// wire (starting it and cancelling after would race the I/O thread's HEADERS). A TryCancel
+/// that comes later is caught by the bind-then-check after Start.
+Status CancelledBeforeStart(const ClientContext& context) {
+  if (context.internal_cancel_requested()) {
+    return Status(StatusCode::kCancelled, "call cancelled by the client");
+  }
+  return Status();
+}
+
 Status PrepareCall(ClientContext& context, const ChannelOptions& options,
                    internal::ClientCallState& call) {
   if (!context.internal_setup_error().ok()) return context.internal_setup_error();
@@ -200,6 +210,7 @@ Status Channel::RunUnary(ClientContext& context, std::string_view method, FrameR
   call->queue = transport_->queue();
   Status setup = config_error_.ok() ? PrepareCall(context, options_, *call) : config_error_;
   if (setup.ok()) setup = frame(request, options_.max_send_message_size, *call);
+  if (setup.ok()) setup = CancelledBeforeStart(context);
   context.internal_bind(call);
   if (!setup.ok()) {
     call->FinishBeforeStart(setup);
@@ -241,6 +252,7 @@ std::unique_ptr<ClientCall> Channel::StartCall(ClientContext& context, std::stri
   // The ClientCall may outlive this Channel; its commands must still find a live queue.
   call->queue_keepalive = transport_->shared_queue();
   Status setup = config_error_.ok() ? PrepareCall(context, options_, *call) : config_error_;
+  if (setup.ok()) setup = CancelledBeforeStart(context);
   context.internal_bind(call);
   if (!setup.ok()) {
     call->FinishBeforeStart(std::move(setup));

@@ -442,8 +442,12 @@ void ServerConnection::EndWithStatus(ServerStream* s, const Status& status, int 
   if (s->io_end_submitted_ || s->io_finish_ready_) return;
   // The first to decide the outcome wins: if the handler already finished, its kFinish command
   // is on the way and carries the status.
-  if (s->done_.exchange(true, std::memory_order_acq_rel)) return;
+  if (s->done_.load(std::memory_order_acquire)) return;
+  // Cancelled is published before done, as MarkCancelled does: a handler whose Read() returns
+  // false because of done_ must already see IsCancelled(). If the handler's Finish wins the
+  // exchange below, the stray flag is harmless: its call is over.
   s->cancelled_.store(true, std::memory_order_release);
+  if (s->done_.exchange(true, std::memory_order_acq_rel)) return;
   s->WakeAll();
   s->BuildTrailers(status, nullptr);
   s->io_http_status_ = static_cast<uint16_t>(http_status);
