@@ -38,9 +38,9 @@ size_t Deframer::Feed(std::span<const uint8_t> data) {
       case State::kFailed:
         return used;
       case State::kReadPrefix: {
-        const size_t n = std::min(kFramePrefixSize - prefix_have_, left);
+        const size_t n = std::min<size_t>(kFramePrefixSize - prefix_have_, left);
         std::memcpy(prefix_ + prefix_have_, data.data() + used, n);
-        prefix_have_ += n;
+        prefix_have_ = static_cast<uint8_t>(prefix_have_ + n);
         used += n;
         if (prefix_have_ == kFramePrefixSize) OnPrefixComplete();
         break;
@@ -80,7 +80,12 @@ void Deframer::OnPrefixComplete() {
   }
   current_compressed_ = flag == 1;
   current_length_ = length;
-  if (spare_.capacity() >= length && length > kDeframerInitialReserve) {
+  if (length > kDeframerInitialReserve && spare_.capacity() < length && buffer_source_ != nullptr) {
+    std::string pooled = buffer_source_(buffer_source_context_);
+    if (pooled.capacity() > spare_.capacity()) spare_ = std::move(pooled);
+  }
+  // A spare smaller than the claim still saves the first doublings; AppendPayload grows it.
+  if (length > kDeframerInitialReserve && spare_.capacity() > kDeframerInitialReserve) {
     current_ = std::exchange(spare_, std::string());
     current_.clear();
   } else {

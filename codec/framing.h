@@ -95,9 +95,19 @@ class Deframer {
     return spare_.capacity() <= kDeframerInitialReserve && state_ != State::kFailed;
   }
 
+  /// Where a payload buffer comes from when a prefix claims more than kDeframerInitialReserve
+  /// bytes and no recycled spare fits: called on the feeding thread, returns a buffer to read
+  /// into (its contents are discarded) or an empty string for "none". A plain function pointer
+  /// so the codec stays free of the transport's pool type; `context` is passed back as is.
+  using BufferSource = std::string (*)(void* context);
+  void set_buffer_source(BufferSource source, void* context) {
+    buffer_source_ = source;
+    buffer_source_context_ = context;
+  }
+
  private:
   /// The deframer's states; every byte fed is handled by exactly one of them.
-  enum class State {
+  enum class State : uint8_t {
     kReadPrefix,    // collecting the 5-byte prefix (prefix_have_ of them so far)
     kReadPayload,   // prefix accepted; collecting current_length_ payload bytes into current_
     kMessageReady,  // current_ holds a whole message until Next() takes it
@@ -108,15 +118,19 @@ class Deframer {
   void AppendPayload(const uint8_t* data, size_t n);
   void Fail(Status status);
 
+  // Small fields packed together: a deframer lives in every server call's state, which must
+  // stay within malloc's per-thread cache (see rpc/server.cc).
   uint32_t max_message_size_;
-  bool compression_negotiated_;
+  uint32_t current_length_ = 0;
   State state_ = State::kReadPrefix;
   uint8_t prefix_[kFramePrefixSize] = {};
-  size_t prefix_have_ = 0;
+  uint8_t prefix_have_ = 0;  // 0..kFramePrefixSize
+  bool compression_negotiated_;
   bool current_compressed_ = false;
-  uint32_t current_length_ = 0;
   std::string current_;
   std::string spare_;  // a recycled buffer; at most one, never larger than a past message
+  BufferSource buffer_source_ = nullptr;
+  void* buffer_source_context_ = nullptr;
   Status status_;
 };
 

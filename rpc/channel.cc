@@ -93,6 +93,15 @@ Status PrepareCall(ClientContext& context, const ChannelOptions& options,
   return Status();
 }
 
+/// Sizes the call's request frame. A large one reuses a buffer from the channel's pool (the I/O
+/// thread gives it back once the stream is gone), so it is neither zero-filled nor faulted in.
+void SizeRequestFrame(internal::ClientCallState& call, size_t framed_size) {
+  if (framed_size > codec::kDeframerInitialReserve) {
+    call.first_message = call.queue->large_buffers()->TakeOrEmpty();
+  }
+  call.first_message.resize(framed_size);
+}
+
 /// The unary request, framed (and compressed) into the call state itself.
 Status FrameRequest(std::string_view request, uint32_t max_send_message_size,
                     internal::ClientCallState& call) {
@@ -109,7 +118,7 @@ Status FrameRequest(std::string_view request, uint32_t max_send_message_size,
     if (!compressed.ok()) return compressed.status();
     request = *compressed;
   }
-  call.first_message.resize(codec::kFramePrefixSize + request.size());
+  SizeRequestFrame(call, codec::kFramePrefixSize + request.size());
   codec::EncodeFramePrefix(compress, static_cast<uint32_t>(request.size()),
                            reinterpret_cast<uint8_t*>(call.first_message.data()));
   if (!request.empty()) {
@@ -138,7 +147,7 @@ Status FrameMessageRequest(const google::protobuf::MessageLite& request,
                       " bytes, larger than the maximum send size of " +
                       std::to_string(max_send_message_size) + " bytes");
   }
-  call.first_message.resize(codec::kFramePrefixSize + size);
+  SizeRequestFrame(call, codec::kFramePrefixSize + size);
   auto* data = reinterpret_cast<uint8_t*>(call.first_message.data());
   codec::EncodeFramePrefix(false, static_cast<uint32_t>(size), data);
   request.SerializeWithCachedSizesToArray(data + codec::kFramePrefixSize);
@@ -242,6 +251,10 @@ Status Channel::RunUnary(ClientContext& context, std::string_view method, FrameR
   context.internal_set_last_message_compressed(compressed);
   *response = std::move(reply);
   return status;
+}
+
+void Channel::internal_recycle_buffer(std::string&& buffer) {
+  transport_->queue()->large_buffers()->Give(std::move(buffer));
 }
 
 std::unique_ptr<ClientCall> Channel::StartCall(ClientContext& context, std::string_view method) {

@@ -54,6 +54,10 @@ class Channel {
   const std::string& target() const { return target_; }
   const ChannelOptions& options() const { return options_; }
 
+  /// Internal (generated stubs): a unary response's bytes, once parsed, go back for the next
+  /// large call to read into (small ones are simply freed).
+  void internal_recycle_buffer(std::string&& buffer);
+
  private:
   /// Frames the request into the call state (plain bytes or a protobuf message).
   using FrameRequestFn = Status (*)(const void* request, uint32_t max_send_message_size,

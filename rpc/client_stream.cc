@@ -11,7 +11,9 @@ Status BlockingUnaryCall(Channel& channel, std::string_view method, ClientContex
   std::string response_bytes;
   Status status = channel.UnaryCall(context, method, request, &response_bytes);
   if (!status.ok()) return status;
-  return internal::Parse(response_bytes, response);
+  status = internal::Parse(response_bytes, response);
+  channel.internal_recycle_buffer(std::move(response_bytes));
+  return status;
 }
 
 namespace internal {

@@ -12,7 +12,7 @@
 #include "rpc/server_call_state.h"
 #include "rpc/server_context.h"
 #include "rpc/server_impl.h"
-#include "transport/returned_buffers.h"
+#include "transport/buffer_pool.h"
 
 namespace h2rpc {
 
@@ -44,6 +44,10 @@ bool ServerCall::Read(std::string* message) {
   if (state_->context != nullptr)
     state_->context->internal_set_last_message_compressed(m.compressed);
   return true;
+}
+
+void ServerCall::internal_recycle_buffer(std::string&& buffer) {
+  state_->server().large_buffers()->Give(std::move(buffer));
 }
 
 bool ServerCall::CheckSendSize(size_t size) {
@@ -106,7 +110,7 @@ bool ServerCall::WriteMessage(const google::protobuf::MessageLite& message,
   const size_t size = message.ByteSizeLong();  // caches sizes for the serializer below
   if (!CheckSendSize(size)) return false;
   std::shared_ptr<std::string> framed =
-      transport::MakeSendBuffer(send_buffers_, codec::kFramePrefixSize + size);
+      transport::MakeSendBuffer(state_->server().large_buffers(), codec::kFramePrefixSize + size);
   auto* data = reinterpret_cast<uint8_t*>(framed->data());
   codec::EncodeFramePrefix(false, static_cast<uint32_t>(size), data);
   message.SerializeWithCachedSizesToArray(data + codec::kFramePrefixSize);

@@ -16,9 +16,6 @@ namespace h2rpc {
 namespace internal {
 class ServerCallState;
 }
-namespace transport {
-class ReturnedBuffers;
-}
 
 /// Concurrency: like ClientCall, one thread may Write while another Reads.
 class ServerCall {
@@ -39,13 +36,15 @@ class ServerCall {
   /// Sends initial metadata now (otherwise they go with the first message or the status).
   bool SendInitialMetadata();
 
+  /// Internal (generated code): a request's bytes, once parsed, go back for the next large
+  /// message to be read into (small ones are simply freed).
+  void internal_recycle_buffer(std::string&& buffer);
+
  private:
   bool CheckSendSize(size_t size);
   bool SubmitFramed(std::shared_ptr<std::string> framed);
 
   std::shared_ptr<internal::ServerCallState> state_;
-  /// Frame buffers of large responses, reused once the I/O thread sent them (WriteMessage).
-  std::shared_ptr<transport::ReturnedBuffers> send_buffers_;
 };
 
 }  // namespace h2rpc

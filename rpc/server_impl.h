@@ -44,6 +44,9 @@ class ServerImpl final : public transport::ServerStreamHandler {
   size_t handler_threads() const { return pool_.thread_count(); }
   size_t peak_handler_threads() const { return pool_.peak_thread_count(); }
   transport::ServerTransportStats transport_stats() const { return transport_->stats(); }
+  const std::shared_ptr<transport::BufferPool>& large_buffers() const {
+    return transport_->large_buffers();
+  }
 
   // transport::ServerStreamHandler (I/O threads)
   std::shared_ptr<transport::ServerStream> NewStream() override;

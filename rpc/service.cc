@@ -24,7 +24,9 @@ Status ReadOnlyRequest(ServerCall& call, google::protobuf::MessageLite& request,
     return Status(StatusCode::kInternal,
                   std::string(kind) + " call ended without a request message");
   }
-  return Parse(bytes, &request);
+  Status status = Parse(bytes, &request);
+  call.internal_recycle_buffer(std::move(bytes));  // the next large request reads into it
+  return status;
 }
 
 Status SendOnlyResponse(ServerCall& call, const google::protobuf::MessageLite& response) {

@@ -138,7 +138,7 @@ bool ClientStreamState::WriteSerialized(size_t size, FillMessage fill, const voi
   if (finished() || writes_done_.load(std::memory_order_relaxed)) return false;
   if (!CheckSendSize(size)) return false;
   std::shared_ptr<std::string> framed =
-      MakeSendBuffer(send_buffers_, codec::kFramePrefixSize + size);
+      MakeSendBuffer(queue->large_buffers(), codec::kFramePrefixSize + size);
   auto* data = reinterpret_cast<uint8_t*>(framed->data());
   codec::EncodeFramePrefix(false, static_cast<uint32_t>(size), data);
   fill(source, data + codec::kFramePrefixSize);

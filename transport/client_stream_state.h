@@ -257,8 +257,6 @@ class ClientStreamState : public std::enable_shared_from_this<ClientStreamState>
   MpscQueue<ReceivedMessage> messages_;  // one producer (I/O) and one consumer (the reader)
   /// Reader → I/O thread: buffers of large messages already read (see Read).
   ReturnedBuffers returned_buffers_;
-  /// Writer only: frame buffers of large messages, reused once the I/O thread sent them.
-  std::shared_ptr<ReturnedBuffers> send_buffers_;
   std::atomic<bool> peer_ready_{false};
   std::string peer_;
   std::atomic<bool> finished_{false};

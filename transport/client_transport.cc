@@ -598,6 +598,7 @@ void ClientConnection::HandleResponseHeaders(ClientStreamState& stream, bool end
   io.receive_compression = head->encoding.value_or(codec::Compression::kIdentity);
   io.deframer.emplace(stream.max_receive_message_size,
                       io.receive_compression != codec::Compression::kIdentity);
+  io.deframer->set_buffer_source(&BufferPool::TakeForDeframer, owner_.queue_.large_buffers().get());
   stream.PublishInitialMetadata(std::move(metadata));
   owner_.WakeLater(stream);
 }
@@ -713,6 +714,11 @@ int ClientConnection::OnStreamClose(int32_t stream_id, uint32_t error_code) {
     return 0;
   }
   ReleaseQueuedMessages(io);
+  // Nothing can send the request again now (no retry, nghttp2 forgot the stream): a large one
+  // goes back to the channel's pool for the next call's frame.
+  if (stream->has_first_message) {
+    owner_.queue_.large_buffers()->Give(std::move(stream->first_message));
+  }
   if (!stream->finished()) {
     Status status;
     if (goaway_received_ && stream_id > goaway_last_stream_id_) {

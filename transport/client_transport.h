@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "codec/status.h"
+#include "transport/buffer_pool.h"
 #include "transport/client_stream_state.h"
 #include "transport/event_loop.h"
 #include "transport/keepalive_policy.h"
@@ -59,6 +60,9 @@ class ClientCommandQueue {
   std::optional<ClientCommand> TryPop() { return queue_.TryPop(); }
   bool Empty() const { return queue_.Empty(); }
   EventLoop& loop() { return loop_; }
+  /// Large message buffers shared by every call of this channel (see buffer_pool.h). Lives as
+  /// long as the queue, which streaming calls keep alive past their Channel.
+  const std::shared_ptr<BufferPool>& large_buffers() const { return large_buffers_; }
 
   /// After the I/O thread is gone: drops what is queued and everything pushed later.
   void Close();
@@ -70,6 +74,7 @@ class ClientCommandQueue {
   EventLoop loop_;
   std::atomic<bool> closed_{false};
   std::mutex drop_mutex_;  // only once closed: serializes the (then several) consumers
+  const std::shared_ptr<BufferPool> large_buffers_ = std::make_shared<BufferPool>();
 };
 
 /// What the transport needs from ChannelOptions (transport/ does not include rpc/).

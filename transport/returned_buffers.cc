@@ -35,20 +35,4 @@ void LazyReturnedBuffers::Give(std::string&& buffer) {
   buffers->Give(std::move(buffer));
 }
 
-std::shared_ptr<std::string> MakeSendBuffer(std::shared_ptr<ReturnedBuffers>& cache, size_t size) {
-  if (size <= codec::kDeframerInitialReserve) {
-    auto buffer = std::make_shared<std::string>();
-    buffer->resize(size);
-    return buffer;
-  }
-  if (!cache) cache = std::make_shared<ReturnedBuffers>();
-  std::unique_ptr<std::string> buffer = cache->Take();
-  if (!buffer) buffer = std::make_unique<std::string>();
-  buffer->resize(size);  // fills only what the previous message did not cover
-  return std::shared_ptr<std::string>(buffer.release(), [cache](std::string* done) {
-    std::unique_ptr<std::string> owned(done);
-    cache->Give(std::move(*owned));
-  });
-}
-
 }  // namespace h2rpc::transport

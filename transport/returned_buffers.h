@@ -66,10 +66,4 @@ class LazyReturnedBuffers {
   std::atomic<ReturnedBuffers*> buffers_{nullptr};
 };
 
-/// Send side: a buffer of exactly `size` bytes (contents unspecified) for one outgoing framed
-/// message. Large ones come from `cache` (made on first use) and go back to it when their last
-/// owner lets go (the I/O thread, once the kernel took every byte), so a stream of large
-/// messages neither zero-fills nor faults in a fresh buffer per message.
-std::shared_ptr<std::string> MakeSendBuffer(std::shared_ptr<ReturnedBuffers>& cache, size_t size);
-
 }  // namespace h2rpc::transport

@@ -18,6 +18,7 @@
 
 #include "codec/headers.h"
 #include "codec/status.h"
+#include "transport/buffer_pool.h"
 #include "transport/keepalive_policy.h"
 #include "transport/limits.h"
 #include "transport/server_stream.h"
@@ -122,6 +123,8 @@ class ServerTransport {
   }
   void OnConnectionClosed() { connections_.fetch_sub(1, std::memory_order_acq_rel); }
   void OnStreamRefused() { refused_streams_.fetch_add(1, std::memory_order_relaxed); }
+  /// Large message buffers shared by every call of this server (see buffer_pool.h).
+  const std::shared_ptr<BufferPool>& large_buffers() const { return large_buffers_; }
   /// The nghttp2 callback table shared by every session (read-only after construction).
   const void* callbacks() const { return callbacks_; }
 
@@ -145,6 +148,7 @@ class ServerTransport {
   std::atomic<int64_t> refused_streams_{0};
   bool started_ = false;
   bool stopped_ = false;
+  const std::shared_ptr<BufferPool> large_buffers_ = std::make_shared<BufferPool>();
 };
 
 }  // namespace h2rpc::transport

@@ -76,38 +76,3 @@ TEST_CASE("lazy returned buffers: nothing allocated for small ones, then the sam
 
 }  // namespace
 }  // namespace h2rpc::transport
-
-namespace h2rpc::transport {
-namespace {
-
-TEST_CASE("send buffers: large ones come back for the next message, small ones are plain") {
-  std::shared_ptr<ReturnedBuffers> cache;
-  auto small = MakeSendBuffer(cache, 100);
-  CHECK(small->size() == 100);
-  CHECK(cache == nullptr);  // nothing cached for small messages
-
-  const size_t large = codec::kDeframerInitialReserve * 4;
-  auto first = MakeSendBuffer(cache, large);
-  REQUIRE(cache != nullptr);
-  CHECK(first->size() == large);
-  const char* first_data = first->data();
-  auto second = MakeSendBuffer(cache, large);  // the first is still being sent: a new one
-  CHECK(second->data() != first_data);
-  first.reset();  // the I/O thread let go of it
-  auto third = MakeSendBuffer(cache, large - 10);
-  CHECK(third->data() == first_data);  // reused, resized to the new message
-  CHECK(third->size() == large - 10);
-}
-
-TEST_CASE("send buffers: the last owner may be another thread, after the writer is gone") {
-  std::shared_ptr<std::string> in_flight;
-  {
-    std::shared_ptr<ReturnedBuffers> cache;
-    in_flight = MakeSendBuffer(cache, codec::kDeframerInitialReserve * 2);
-  }  // the writer's cache reference is gone; the buffer keeps the cache alive
-  std::thread io([buffer = std::move(in_flight)]() mutable { buffer.reset(); });
-  io.join();  // ASan: the buffer and the cache are freed exactly once
-}
-
-}  // namespace
-}  // namespace h2rpc::transport
