@@ -1,7 +1,9 @@
 // Fuzzes the Deframer. Invariants: feeding the same bytes in one chunk, in random chunks and one
 // byte at a time gives the same messages, status and Finish(); buffered_bytes() never exceeds
 // max + 5; re-encoding the messages reproduces the input they came from; an error happens
-// exactly at a prefix and is the one the prefix calls for.
+// exactly at a prefix and is the one the prefix calls for. The chunked run also reads into
+// reused buffers (a buffer source handing out stale, odd-sized strings, and recycled payloads):
+// a reused buffer must never change what a message contains.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -27,10 +29,23 @@ struct Outcome {
   size_t consumed = 0;
 };
 
+/// A Deframer::BufferSource handing out large strings full of stale bytes, of varying capacity.
+std::string StaleBuffer(void* context) {
+  auto& counter = *static_cast<uint32_t*>(context);
+  ++counter;
+  if (counter % 3 == 0) return std::string();  // "none available" happens too
+  const size_t size = h2rpc::codec::kDeframerInitialReserve + 1 + (counter * 7919) % 200000;
+  return std::string(size, static_cast<char>('A' + counter % 26));
+}
+
 /// Feeds `input` in chunks of the sizes `next_chunk()` returns, as the documented loop does.
+/// With `reuse`, the deframer reads into stale buffers from a source and recycled payloads.
 template <typename ChunkFn>
-Outcome Run(const std::string& input, uint32_t max, bool negotiated, ChunkFn next_chunk) {
+Outcome Run(const std::string& input, uint32_t max, bool negotiated, ChunkFn next_chunk,
+            bool reuse = false) {
   Deframer d(max, negotiated);
+  uint32_t source_calls = 0;
+  if (reuse) d.set_buffer_source(&StaleBuffer, &source_calls);
   Outcome out;
   std::string_view rest(input);
   while (!rest.empty() && !d.failed()) {
@@ -45,7 +60,12 @@ Outcome Run(const std::string& input, uint32_t max, bool negotiated, ChunkFn nex
       while (auto m = d.Next()) {
         FUZZ_CHECK(m->payload.size() <= max);
         FUZZ_CHECK(!m->compressed || negotiated);
-        out.messages.push_back(std::move(*m));
+        out.messages.push_back(*m);
+        if (reuse && d.wants_buffer()) {
+          std::string stale = std::move(m->payload);
+          stale.append(h2rpc::codec::kDeframerInitialReserve, 'z');  // large and dirty
+          d.RecycleBuffer(std::move(stale));
+        }
       }
       if (used == 0) FUZZ_CHECK(d.failed());  // no message waiting, so no progress means error
     }
@@ -97,12 +117,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (state == 0) state = 1;
 
   const Outcome whole = Run(input, max, negotiated, [&] { return input.size(); });
-  const Outcome random = Run(input, max, negotiated, [&] {
-    state ^= state << 13;  // xorshift64: cheap, deterministic chunk sizes
-    state ^= state >> 7;
-    state ^= state << 17;
-    return size_t{1} + state % (state & 1 ? 8 : 300);
-  });
+  const Outcome random = Run(
+      input, max, negotiated,
+      [&] {
+        state ^= state << 13;  // xorshift64: cheap, deterministic chunk sizes
+        state ^= state >> 7;
+        state ^= state << 17;
+        return size_t{1} + state % (state & 1 ? 8 : 300);
+      },
+      /*reuse=*/true);
   FUZZ_CHECK(SameOutcome(whole, random));
   if (input.size() <= 4096) {
     FUZZ_CHECK(SameOutcome(whole, Run(input, max, negotiated, [] { return size_t{1}; })));
