@@ -626,6 +626,7 @@ SCENARIOS = {
     "unary_8": {"mode": "unary", "threads": 8},
     "unary_64": {"mode": "unary", "threads": 64},
     "unary_2x32": {"mode": "unary", "threads": 2, "concurrency": 32},
+    "unary_1m": {"mode": "unary", "threads": 1, "size": 1 << 20},
     "so_64": {"mode": "stream_out", "threads": 1, "size": 64},
     "so_1k": {"mode": "stream_out", "threads": 1, "size": 1024},
     "so_1m": {"mode": "stream_out", "threads": 1, "size": 1 << 20},
@@ -847,6 +848,8 @@ def build_table(R, fl, h2l, fp, sz, cc, cg, impls):
         f("unary_1", "p99_us", "grpcpp"), "", tcp.get("p99_us"))
     row("2", "unary calls/s (1 thread)", f("unary_1", "calls_per_s"),
         f("unary_1", "calls_per_s", "grpcpp"))
+    row("2", "unary calls/s (1 thread, 1 MiB each way)", f("unary_1m", "calls_per_s"),
+        f("unary_1m", "calls_per_s", "grpcpp"))
     u8 = f("unary_8", "calls_per_s")
     row("3", "unary calls/s, 8 threads, one channel", u8, f("unary_8", "calls_per_s", "grpcpp"),
         "≥ 3×", None, ge(3))
