@@ -236,8 +236,10 @@ TEST_CASE("server: a streaming handler sees Read() = false when a message is too
                        std::string m;
                        int n = 0;
                        while (call.Read(&m)) ++n;
-                       read_failures.fetch_add(1);
+                       // Published before the counter the test waits on, so the test never
+                       // reads `cancelled` before the handler stored it.
                        cancelled = ctx.IsCancelled();
+                       read_failures.fetch_add(1);
                        return Status(StatusCode::kOk, "read " + std::to_string(n));
                      });
   });
