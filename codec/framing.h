@@ -85,9 +85,10 @@ class Deframer {
   /// buffer is released).
   size_t buffered_bytes() const;
 
-  /// Gives back a message buffer the application is done with. The next message whose claimed
-  /// length fits its capacity is read into it, so a stream of large messages reuses one buffer
-  /// instead of allocating (and page-faulting) a fresh one per message. One spare at most.
+  /// Gives back a message buffer the application is done with. The next message that claims
+  /// more than kDeframerInitialReserve bytes is read into it (grown if the claim is larger), so
+  /// a stream of large messages reuses one buffer instead of allocating (and page-faulting) a
+  /// fresh one per message. One spare at most.
   void RecycleBuffer(std::string&& buffer);
   /// Whether a buffer given to RecycleBuffer would be kept: no large spare held yet. Buffers up
   /// to kDeframerInitialReserve are not worth keeping (the first reserve is that size anyway).
@@ -128,7 +129,7 @@ class Deframer {
   bool compression_negotiated_;
   bool current_compressed_ = false;
   std::string current_;
-  std::string spare_;  // a recycled buffer; at most one, never larger than a past message
+  std::string spare_;  // a recycled or pooled buffer for the next large message; at most one
   BufferSource buffer_source_ = nullptr;
   void* buffer_source_context_ = nullptr;
   Status status_;
