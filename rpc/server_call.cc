@@ -37,8 +37,9 @@ bool ServerCall::Read(std::string* message) {
     *message = std::move(*raw);
   } else {
     // The string's old buffer (a message the handler already parsed, when it reads into the
-    // same string each time) goes back to the deframer for the next large message.
-    state_->ReturnBuffer(std::move(*message));
+    // same string each time) goes to the server's pool, where the deframers find it for the
+    // next large message.
+    internal_recycle_buffer(std::move(*message));
     *message = std::move(m.payload);
   }
   if (state_->context != nullptr)

@@ -1,8 +1,13 @@
 // BufferPool: large message buffers shared by every call of one channel (client) or one server,
-// so a sequence of large unary calls reuses a few buffers instead of allocating, zero-filling
-// and faulting in fresh megabytes per call. On this kind of VM a page fault costs several
-// microseconds: a 1 MiB unary call each way spent three quarters of its client CPU in fresh
-// buffers before this existed.
+// so a sequence of large unary calls, or a stream of large messages, reuses a few buffers
+// instead of allocating, zero-filling and faulting in fresh megabytes per message. On this kind
+// of VM a page fault costs several microseconds: a 1 MiB unary call each way spent three
+// quarters of its client CPU in fresh buffers before this existed.
+//
+// Readers give back the buffer of a message they are done with; outgoing frames give theirs
+// back once sent; every deframer of the channel or server draws on the pool for its next large
+// message. One pool, not one per stream: memory stays bounded per channel however many large
+// streams are open.
 //
 // Any thread may give or take. Bounded twice: at most kSlots buffers and at most the byte
 // budget in total; anything beyond is freed at once. Small buffers are never kept (the

@@ -164,7 +164,7 @@ bool ClientStreamState::WritesDone() {
 }
 
 void ClientStreamState::ReturnBuffer(std::string&& buffer) {
-  returned_buffers_.Give(std::move(buffer));
+  queue->large_buffers()->Give(std::move(buffer));
 }
 
 bool ClientStreamState::Read(std::string* message, bool* compressed) {

@@ -26,7 +26,6 @@
 #include "codec/status.h"
 #include "transport/event_loop.h"
 #include "transport/mpsc_queue.h"
-#include "transport/returned_buffers.h"
 
 namespace h2rpc {
 // Same type as rpc/metadata.h's; repeated here so transport/ does not include rpc/.
@@ -183,10 +182,9 @@ class ClientStreamState : public std::enable_shared_from_this<ClientStreamState>
   void PublishPeer(const std::string& peer);
   /// Returns false (and drops the message) if nobody will read it.
   bool DeliverMessage(ReceivedMessage message);
-  /// A large message buffer the reader is done with (see Read), for the deframer to reuse.
-  /// Reader side: keeps `buffer` for reuse if it is worth it (large), else frees it.
+  /// A message buffer the reader is done with (see Read): large ones go to the channel's pool,
+  /// where the deframer finds them for the next large message; small ones are freed.
   void ReturnBuffer(std::string&& buffer);
-  std::unique_ptr<std::string> TakeReturnedBuffer() { return returned_buffers_.Take(); }
   void WakeCaller() { signal_.Notify(); }
   bool reader_abandoned() const { return reader_abandoned_.load(std::memory_order_acquire); }
   bool cancel_requested() const { return cancel_requested_.load(std::memory_order_acquire); }
@@ -255,8 +253,6 @@ class ClientStreamState : public std::enable_shared_from_this<ClientStreamState>
   Metadata initial_metadata_;
   bool initial_metadata_taken_ = false;  // caller only
   MpscQueue<ReceivedMessage> messages_;  // one producer (I/O) and one consumer (the reader)
-  /// Reader → I/O thread: buffers of large messages already read (see Read).
-  ReturnedBuffers returned_buffers_;
   std::atomic<bool> peer_ready_{false};
   std::string peer_;
   std::atomic<bool> finished_{false};

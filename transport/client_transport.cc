@@ -655,11 +655,6 @@ void ClientConnection::DeliverMessages(ClientStreamState& stream, const uint8_t*
                                        size_t length) {
   auto& io = stream.io;
   codec::Deframer& deframer = *io.deframer;
-  if (deframer.wants_buffer()) {
-    if (std::unique_ptr<std::string> spare = stream.TakeReturnedBuffer()) {
-      deframer.RecycleBuffer(std::move(*spare));
-    }
-  }
   std::span<const uint8_t> rest(data, length);
   while (!rest.empty()) {
     const size_t used = deframer.Feed(rest);

@@ -617,11 +617,6 @@ int ServerConnection::OnDataChunk(uint8_t, int32_t stream_id, const uint8_t* dat
 
 void ServerConnection::Deliver(ServerStream* s, const uint8_t* data, size_t len) {
   codec::Deframer& deframer = *s->io_deframer_;
-  if (deframer.wants_buffer()) {
-    if (std::unique_ptr<std::string> spare = s->returned_buffers_.Take()) {
-      deframer.RecycleBuffer(std::move(*spare));
-    }
-  }
   std::span<const uint8_t> rest(data, len);
   while (!rest.empty()) {
     const size_t used = deframer.Feed(rest);

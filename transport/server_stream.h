@@ -33,7 +33,6 @@
 #include "codec/status.h"
 #include "transport/mpsc_queue.h"
 #include "transport/peer_identity.h"
-#include "transport/returned_buffers.h"
 #include "transport/server_wait_word.h"
 
 namespace h2rpc::transport {
@@ -87,8 +86,6 @@ class ServerStream : public std::enable_shared_from_this<ServerStream> {
   /// Next request message (payload still compressed if its flag says so). Blocks; false once
   /// the client half-closed and every message was taken, or when the call is over.
   bool Read(codec::DeframedMessage* message);
-  /// A large request buffer the handler is done with, for the deframer to reuse.
-  void ReturnBuffer(std::string&& buffer) { returned_buffers_.Give(std::move(buffer)); }
   /// Queues one length-prefixed message. Blocks while more than the stream's send budget is
   /// queued and not yet framed by nghttp2 (a slow reader cannot grow our memory); false if the
   /// call is over. With `may_hold`, the first message of a single-response call is kept until
@@ -140,7 +137,6 @@ class ServerStream : public std::enable_shared_from_this<ServerStream> {
   // Shared (atomics and the inbound queue).
   MpscQueue<codec::DeframedMessage> inbox_;  // I/O thread pushes, the handler pops
   std::atomic<int64_t> inbox_bytes_{0};      // framed bytes in inbox_ not yet taken
-  LazyReturnedBuffers returned_buffers_;     // handler → I/O thread (deframer), made on first use
   std::atomic<bool> consume_wanted_{false};  // I/O deferred window; reader posts kConsume
   std::atomic<bool> recv_closed_{false};     // END_STREAM seen and every message pushed
   std::atomic<bool> done_{false};            // the call's outcome is decided (first writer wins)
