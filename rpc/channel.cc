@@ -249,7 +249,9 @@ Status Channel::RunUnary(ClientContext& context, std::string_view method, FrameR
     return Status(StatusCode::kInternal, "server returned OK without a response message");
   }
   context.internal_set_last_message_compressed(compressed);
-  *response = std::move(reply);
+  // A caller that reuses one response string for its calls gets its previous reply's buffer
+  // read into by a later large call, as typed stubs do.
+  internal_recycle_buffer(std::exchange(*response, std::move(reply)));
   return status;
 }
 

@@ -231,6 +231,22 @@ TEST_CASE("client+server: 4 MiB messages pass, 4 MiB + 1 is refused, both direct
   CHECK(channel->UnaryCall(context, "/test.Echo/Unary", "ok", &reply).ok());
 }
 
+TEST_CASE("client+server: large unary calls reusing one response string get exact replies") {
+  // Each reply's old buffer goes to the channel's pool and a later large reply is read into it,
+  // whether that reply is smaller or larger: no byte of an earlier reply may show through.
+  auto running = Serve(RegisterEcho);
+  auto channel = Channel::Create(running.target());
+  const size_t sizes[] = {1 << 20, 200 * 1024, (3 << 20) + 7, 70 * 1024, 10, 1 << 20};
+  std::string reply;
+  for (size_t i = 0; i < std::size(sizes); ++i) {
+    std::string request(sizes[i], static_cast<char>('a' + i));
+    request.back() = '$';
+    ClientContext context;
+    REQUIRE(channel->UnaryCall(context, "/test.Echo/Unary", request, &reply).ok());
+    CHECK(reply == request);
+  }
+}
+
 TEST_CASE("client+server: the server stops and restarts under a live Channel") {
   auto running = Serve(RegisterEcho);
   const int port = running.port;
