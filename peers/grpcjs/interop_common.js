@@ -1,0 +1,34 @@
+// Shared by the grpc-js interop client and server: flag parsing in the interop programs' style
+// (--name=value) and the standard TestService definitions from grpc-proto.
+'use strict';
+
+const path = require('path');
+const grpc = require('@grpc/grpc-js');
+const protoLoader = require('@grpc/proto-loader');
+
+const kProtoRoot = process.env.GRPC_PROTO_ROOT || '/usr/share/grpc-proto';
+
+function parseFlags(argv, defaults) {
+  const flags = { ...defaults };
+  for (const arg of argv) {
+    const m = /^--([a-z_]+)=(.*)$/s.exec(arg);
+    if (!m || !(m[1] in defaults)) {
+      process.stderr.write(`${path.basename(process.argv[1])}: unknown flag ${arg}` +
+                           ` (flags: ${Object.keys(defaults).map((k) => `--${k}=`).join(' ')})\n`);
+      process.exit(2);
+    }
+    flags[m[1]] = m[2];
+  }
+  return flags;
+}
+
+function loadTestService() {
+  const definition = protoLoader.loadSync('grpc/testing/test.proto', {
+    includeDirs: [kProtoRoot], keepCase: true, longs: Number, enums: Number, defaults: true,
+    oneofs: true,
+  });
+  const testing = grpc.loadPackageDefinition(definition).grpc.testing;
+  return { TestService: testing.TestService, UnimplementedService: testing.UnimplementedService };
+}
+
+module.exports = { loadTestService, parseFlags };
