@@ -89,6 +89,14 @@ struct ServerOptions {
   /// SETTINGS_MAX_HEADER_LIST_SIZE advertised and enforced on receive (name + value + 32 each);
   /// 8 KiB as grpc-go and most proxies; a request over it fails alone (RST_STREAM).
   uint32_t max_header_list_size = 8 * 1024;
+  /// Rapid Reset (CVE-2023-44487): RST_STREAM frames a connection may send, as a token bucket
+  /// (this many at once, refilled at the rate below); beyond it the connection gets GOAWAY.
+  /// gRPC clients reset streams routinely (every expired deadline, every cancel, hedged calls):
+  /// nghttp2's default refill of 33/s ended a grpc-js client's connection after a few seconds
+  /// of a deadline-heavy load (~230 resets/s), failing every call on it. A flood still meets the
+  /// burst within milliseconds.
+  uint64_t stream_reset_burst = 1000;
+  uint64_t stream_reset_rate_per_s = 1000;
 
   // ---- Keepalive and connection lifetime (gRPC keepalive.md, A9); kInfiniteDuration: off.
   /// The server PINGs a connection it read nothing from for this long ...

@@ -27,6 +27,8 @@ transport::ServerTransportOptions TransportOptions(const ServerOptions& o) {
   t.max_receive_message_size = o.max_receive_message_size;
   t.stream_send_budget = std::max<uint32_t>(1, o.stream_send_budget);
   t.limits.max_header_list_size = o.max_header_list_size;
+  t.limits.stream_reset_burst = o.stream_reset_burst;
+  t.limits.stream_reset_rate_per_s = o.stream_reset_rate_per_s;
   t.keepalive.time = o.keepalive_time;
   t.keepalive.timeout = o.keepalive_timeout;
   t.keepalive.min_time = o.keepalive_min_time;

@@ -10,10 +10,12 @@ struct TransportLimits {
   /// CONTINUATION frames per header block; nghttp2 closes the connection beyond it
   /// (CONTINUATION flood, CVE-2024-27316 class). Real header blocks need 0-2.
   size_t max_continuations = 8;
-  /// Rapid Reset (CVE-2023-44487): token bucket of peer-caused stream resets; over it, nghttp2
-  /// answers GOAWAY. Burst and rate match nghttp2's own defaults.
+  /// Rapid Reset (CVE-2023-44487): token bucket of RST_STREAM frames from the peer; over it,
+  /// nghttp2 answers GOAWAY. nghttp2's burst (1,000) but not its refill (33/s), which suits
+  /// browsers, not gRPC clients, whose deadlines and cancels reset streams all the time (see
+  /// ServerOptions::stream_reset_burst, which sets these).
   uint64_t stream_reset_burst = 1000;
-  uint64_t stream_reset_rate_per_s = 33;
+  uint64_t stream_reset_rate_per_s = 1000;
   /// SETTINGS entries in one frame; more is an attack (each entry costs work), nghttp2 errors.
   size_t max_settings = 32;
   /// Queued outbound ACKs (SETTINGS/PING) from a peer that floods and does not read:
