@@ -1,0 +1,138 @@
+#!/usr/bin/env node
+// A grpc-js client that treats a bench.Bench server (shared/bench/bench.proto) the way a busy
+// real client does: 200 calls in flight over two connections, all four call kinds, message
+// sizes from 0 B to 4 MiB, deadlines of 5 ms, 50 ms and 5 s, and random cancels. Every call
+// must end OK, CANCELLED or DEADLINE_EXCEEDED, and every OK reply must carry exactly what was
+// sent. Anything else (INTERNAL, UNAVAILABLE: a connection the server gave up on) fails it.
+//   chaos_client.js --target=HOST:PORT [--calls=N] [--seed=N]
+// Prints one JSON line of outcome counts; exit status 1 on any unexpected outcome.
+// Found: nghttp2's default Rapid Reset refill (33 resets/s) made the h2rpc server GOAWAY these
+// connections after a few seconds, and grpc-js failed every call on them with INTERNAL.
+'use strict';
+
+const path = require('path');
+const grpc = require('@grpc/grpc-js');
+const protoLoader = require('@grpc/proto-loader');
+const { parseFlags } = require('./interop_common');
+
+const flags = parseFlags(process.argv.slice(2), { target: '', calls: '6000', seed: '1' });
+const kProtoDir = path.resolve(__dirname, '../../protos/bench');  // the contract's copy
+const definition = protoLoader.loadSync('bench.proto', {
+  includeDirs: [kProtoDir], keepCase: true, longs: Number, defaults: true,
+});
+const { Bench } = grpc.loadPackageDefinition(definition).bench;
+
+const kInFlight = 200;
+const kCalls = Number(flags.calls);
+const kMaxMessage = 8 << 20;
+const kSizes = [0, 1, 64, 1000, 70000, 1 << 20, 4 << 20];
+const kDeadlinesMs = [5, 50, 5000];
+const kExpected = new Set([grpc.status.OK, grpc.status.CANCELLED, grpc.status.DEADLINE_EXCEEDED]);
+
+// Deterministic per seed (xorshift32), so a failing run can be repeated.
+let state = Number(flags.seed) >>> 0 || 1;
+function random(n) {
+  state ^= state << 13; state >>>= 0;
+  state ^= state >>> 17;
+  state ^= state << 5; state >>>= 0;
+  return state % n;
+}
+
+const channels = [0, 1].map(() => new Bench(flags.target, grpc.credentials.createInsecure(), {
+  'grpc.max_receive_message_length': kMaxMessage, 'grpc.max_send_message_length': kMaxMessage,
+}));
+const counts = {};
+const unexpected = [];
+function record(kind, code, details, contentOk = true) {
+  const name = `${kind} ${grpc.status[code]}${contentOk ? '' : ' (wrong content)'}`;
+  counts[name] = (counts[name] || 0) + 1;
+  if (!kExpected.has(code) || !contentOk) {
+    if (unexpected.length < 10) unexpected.push(`${name}: ${details || ''}`);
+  }
+}
+
+function oneCall(i) {
+  const channel = channels[i % channels.length];
+  const size = kSizes[random(kSizes.length)];
+  const deadline = new Date(Date.now() + kDeadlinesMs[random(kDeadlinesMs.length)]);
+  const cancelAfterMs = random(4) === 0 ? random(5) : -1;  // a quarter of calls get cancelled
+  const body = Buffer.alloc(size, 0x61 + (i % 26));
+  const cancelLater = (call) => { if (cancelAfterMs >= 0) setTimeout(() => call.cancel(), cancelAfterMs); };
+  return new Promise((resolve) => {
+    switch (random(4)) {
+      case 0: {
+        const call = channel.Unary({ body }, { deadline }, (error, reply) => {
+          if (error) record('unary', error.code, error.details);
+          else record('unary', grpc.status.OK, '', Buffer.from(reply.body).equals(body));
+          resolve();
+        });
+        cancelLater(call);
+        break;
+      }
+      case 1: {
+        const count = 1 + random(20);
+        const each = Math.min(size, 100000);
+        const call = channel.StreamOut({ count, size: each }, { deadline });
+        let received = 0;
+        let wrong = false;
+        call.on('data', (m) => { received++; if (m.body.length !== each) wrong = true; });
+        call.on('error', (e) => { record('stream_out', e.code, e.details); });
+        call.on('status', (s) => {
+          if (s.code === grpc.status.OK) record('stream_out', s.code, '', !wrong && received === count);
+          resolve();
+        });
+        cancelLater(call);
+        break;
+      }
+      case 2: {
+        const messages = 1 + random(10);
+        const each = Math.min(size, 200000);
+        const call = channel.StreamIn({ deadline }, (error, summary) => {
+          if (error) record('stream_in', error.code, error.details);
+          else {
+            record('stream_in', grpc.status.OK, '',
+                   summary.count === messages && summary.bytes === messages * each);
+          }
+          resolve();
+        });
+        for (let k = 0; k < messages; k++) call.write({ body: body.subarray(0, each) });
+        call.end();
+        cancelLater(call);
+        break;
+      }
+      default: {
+        const messages = 1 + random(10);
+        const sent = body.subarray(0, Math.min(size, 300000));
+        const call = channel.Echo({ deadline });
+        let echoed = 0;
+        let wrong = false;
+        call.on('data', (m) => { echoed++; if (!Buffer.from(m.body).equals(sent)) wrong = true; });
+        call.on('error', (e) => record('echo', e.code, e.details));
+        call.on('status', (s) => {
+          if (s.code === grpc.status.OK) record('echo', s.code, '', !wrong && echoed === messages);
+          resolve();
+        });
+        for (let k = 0; k < messages; k++) call.write({ body: sent });
+        call.end();
+        cancelLater(call);
+      }
+    }
+  });
+}
+
+async function main() {
+  const started = Date.now();
+  let next = 0;
+  const workers = Array.from({ length: kInFlight }, async () => {
+    while (next < kCalls) await oneCall(next++);
+  });
+  await Promise.all(workers);
+  channels.forEach((c) => c.close());
+  process.stdout.write(`${JSON.stringify({ calls: kCalls, ms: Date.now() - started, counts })}\n`);
+  if (unexpected.length) {
+    process.stderr.write(`chaos_client.js: unexpected outcomes:\n  ${unexpected.join('\n  ')}\n`);
+    process.exit(1);
+  }
+}
+
+main();
