@@ -53,10 +53,10 @@ function makeClient(Service, extraOptions = {}) {
 }
 
 // Unary call as a promise of {error, response, metadata (initial), trailers}.
-function unary(client, method, request, { metadata = new grpc.Metadata(), timeoutMs } = {}) {
+function unary(client, method, request, { metadata = new grpc.Metadata() } = {}) {
   return new Promise((resolve) => {
     const result = { error: null, response: null, metadata: null, trailers: null };
-    const options = { deadline: timeoutMs ? new Date(Date.now() + timeoutMs) : deadline() };
+    const options = { deadline: deadline() };
     const call = client[method](request, metadata, options, (error, response) => {
       result.error = error;
       result.response = response;
@@ -86,11 +86,10 @@ function largeRequest(extra = {}) {
   return { response_size: kLargeResponseSize, payload: { body: zeros(kLargeRequestSize) }, ...extra };
 }
 
-// Collects a streaming call's messages and its end: {messages, error, metadata, trailers}.
-function collect(call) {
+// Waits for a call's end: {error, metadata (initial), trailers}.
+function collectEnd(call) {
   return new Promise((resolve) => {
-    const result = { messages: [], error: null, metadata: null, trailers: null };
-    call.on('data', (m) => result.messages.push(m));
+    const result = { error: null, metadata: null, trailers: null };
     call.on('metadata', (md) => { result.metadata = md; });
     call.on('error', (e) => { result.error = e; });
     call.on('status', (s) => {
@@ -98,6 +97,13 @@ function collect(call) {
       setImmediate(() => resolve(result));
     });
   });
+}
+
+// Collects a streaming call's messages and its end: {messages, error, metadata, trailers}.
+function collect(call) {
+  const messages = [];
+  call.on('data', (m) => messages.push(m));
+  return collectEnd(call).then((end) => ({ ...end, messages }));
 }
 
 // A bidi call driven one message at a time: write, then await the next response.
@@ -124,17 +130,6 @@ class Duplex {
   }
 }
 
-function collectEnd(call) {
-  return new Promise((resolve) => {
-    const result = { error: null, metadata: null, trailers: null };
-    call.on('metadata', (md) => { result.metadata = md; });
-    call.on('error', (e) => { result.error = e; });
-    call.on('status', (s) => {
-      result.trailers = s.metadata;
-      setImmediate(() => resolve(result));
-    });
-  });
-}
 
 const cases = {
   async empty_unary(c) {
