@@ -46,6 +46,9 @@ constexpr size_t kCopyBelow = 1024;
 constexpr int kMaxPumpRounds = 8;
 /// Longest wait for a PING ACK between the shutdown notice and the final GOAWAY.
 constexpr auto kShutdownNoticeRtt = std::chrono::seconds(1);
+/// How long the status of a call ended early (deadline, shutdown) may wait behind a partly
+/// sent message before the stream is reset instead.
+constexpr auto kDeadlineGrace = std::chrono::seconds(1);
 constexpr uint8_t kShutdownPing[8] = {'h', '2', 'r', 'p', 'c', 'b', 'y', 'e'};
 
 constexpr uint8_t kNoCopy = NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;
@@ -439,16 +442,24 @@ void ServerConnection::Dispatch(ServerStream* s) {
 }
 
 void ServerConnection::EndWithStatus(ServerStream* s, const Status& status, int http_status) {
-  if (s->io_end_submitted_ || s->io_finish_ready_) return;
+  if (TakeOverCall(s)) SubmitStatus(s, status, http_status);
+}
+
+bool ServerConnection::TakeOverCall(ServerStream* s) {
+  if (s->io_end_submitted_ || s->io_finish_ready_) return false;
   // The first to decide the outcome wins: if the handler already finished, its kFinish command
   // is on the way and carries the status.
-  if (s->done_.load(std::memory_order_acquire)) return;
+  if (s->done_.load(std::memory_order_acquire)) return false;
   // Cancelled is published before done, as MarkCancelled does: a handler whose Read() returns
   // false because of done_ must already see IsCancelled(). If the handler's Finish wins the
   // exchange below, the stray flag is harmless: its call is over.
   s->cancelled_.store(true, std::memory_order_release);
-  if (s->done_.exchange(true, std::memory_order_acq_rel)) return;
+  if (s->done_.exchange(true, std::memory_order_acq_rel)) return false;
   s->WakeAll();
+  return true;
+}
+
+void ServerConnection::SubmitStatus(ServerStream* s, const Status& status, int http_status) {
   s->BuildTrailers(status, nullptr);
   s->io_http_status_ = static_cast<uint16_t>(http_status);
   s->io_finish_ready_ = true;
@@ -780,6 +791,26 @@ void ServerConnection::AppendMessage(ServerStream* s, std::shared_ptr<const std:
   }
 }
 
+void ServerConnection::DropUnframedMessages(ServerStream* s) {
+  // Keep the message being framed and any bytes nghttp2 was promised for a DATA frame it has
+  // not handed to OnSendData yet (that frame's length is fixed).
+  const size_t must_keep = s->io_outbox_offset_ + s->io_outbox_promised_;
+  size_t keep = s->io_outbox_head_;
+  for (size_t covered = 0; covered < must_keep && keep < s->io_outbox_.size(); ++keep) {
+    covered += s->io_outbox_[keep]->size();
+  }
+  if (keep >= s->io_outbox_.size()) return;
+  size_t dropped = 0;
+  for (size_t i = keep; i < s->io_outbox_.size(); ++i) dropped += s->io_outbox_[i]->size();
+  s->io_outbox_.resize(keep);
+  if (s->io_outbox_head_ == keep) {  // nothing partly framed is left
+    s->io_outbox_.clear();
+    s->io_outbox_head_ = 0;
+  }
+  s->io_outbox_bytes_ -= dropped;
+  s->send_queued_.fetch_sub(static_cast<int64_t>(dropped), std::memory_order_acq_rel);
+}
+
 void ServerConnection::ResumeData(ServerStream* s) {
   if (!s->io_data_deferred_) return;
   s->io_data_deferred_ = false;
@@ -789,7 +820,7 @@ void ServerConnection::ResumeData(ServerStream* s) {
 void ServerConnection::SubmitEnd(ServerStream* s, bool include_initial_metadata) {
   if (s->io_end_submitted_) return;
   io_->MarkDirty(this);
-  if (s->io_data_attached_) {
+  if (s->io_data_attached_ && s->io_outbox_bytes_ > 0) {
     ResumeData(s);  // OnReadData sends the trailers once the outbox is empty
     return;
   }
@@ -835,7 +866,14 @@ void ServerConnection::SubmitEnd(ServerStream* s, bool include_initial_metadata)
 ssize_t ServerConnection::OnReadData(int32_t stream_id, size_t length, uint32_t* data_flags,
                                      nghttp2_data_source* source) {
   auto* s = static_cast<ServerStream*>(source->ptr);
+  if (s->io_end_submitted_) {
+    // The trailers went without us (nothing was left to send); nghttp2 drops this DATA once
+    // they have ended the stream.
+    *data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+    return 0;
+  }
   const size_t n = std::min(length, s->io_outbox_bytes_);
+  s->io_outbox_promised_ = n;
   if (n == 0 && !s->io_finish_ready_) {
     s->io_data_deferred_ = true;  // kSendMessage / kFinish resume us
     return NGHTTP2_ERR_DEFERRED;
@@ -888,6 +926,7 @@ int ServerConnection::OnSendData(nghttp2_frame* frame, const uint8_t* framehd, s
     s->io_outbox_head_ = 0;
   }
   s->io_outbox_bytes_ -= length;
+  s->io_outbox_promised_ = 0;
   if (padlen > 1) {
     static constexpr uint8_t kZeros[256] = {};
     output_.AppendCopy(kZeros, padlen - 1);
@@ -937,9 +976,34 @@ void ServerConnection::OnDeadline(ServerStream* s) {
                             "deadline exceeded before the request was complete"));
     return;
   }
-  // The handler sees IsCancelled() and Read/Write return false; the client reports
-  // DEADLINE_EXCEEDED (its own deadline has passed too).
-  Reset(s, NGHTTP2_CANCEL);
+  if (s->io_end_grace_armed_) {
+    // The status still waits behind a message the client does not take.
+    Reset(s, NGHTTP2_CANCEL);
+    return;
+  }
+  EndEarly(s, Status(StatusCode::kDeadlineExceeded, "deadline exceeded"));
+}
+
+void ServerConnection::EndEarly(ServerStream* s, const Status& status) {
+  // The status goes in trailers, as grpc++, grpc-go and tonic send it, not as a bare
+  // RST_STREAM(CANCEL): the client reports this status rather than CANCELLED, and Node.js's
+  // HTTP/2 client (grpc-js) can spin forever in its send loop when a reset closes a stream whose
+  // request body it is still sending (found with peers/grpcjs/chaos_client.js: 1 run in 3 hung).
+  // Messages not yet on the wire are dropped (only once the handler can no longer finish with a
+  // status that claims them); one already partly sent is completed, so that the trailers follow
+  // whole messages.
+  if (TakeOverCall(s)) {
+    DropUnframedMessages(s);
+    SubmitStatus(s, status, 200);
+  }
+  // Otherwise the handler finished first and its own status is on the way. Either way, a client
+  // that takes no more bytes is reset after a grace period (OnDeadline again).
+  if (!s->io_end_submitted_ && !s->io_end_grace_armed_) {
+    s->io_end_grace_armed_ = true;
+    io_->RemoveDeadline(s);
+    s->io_deadline_ = Clock::now() + kDeadlineGrace;
+    io_->AddDeadline(s);
+  }
 }
 
 void ServerConnection::BeginShutdown() {
@@ -997,7 +1061,7 @@ void ServerConnection::CancelAll() {
   if (closed_) return;
   SendFinalGoaway();
   for (ServerStream* s = streams_; s != nullptr; s = s->io_next_) {
-    if (!s->io_end_sent_) Reset(s, NGHTTP2_CANCEL);
+    if (!s->io_end_sent_) EndEarly(s, Status(StatusCode::kUnavailable, "server shutting down"));
   }
   io_->MarkDirty(this);
 }

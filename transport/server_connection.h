@@ -151,6 +151,15 @@ class ServerConnection {
   /// Ends the call with `status` from the I/O thread (the handler, if any, sees the call over).
   /// `http_status` other than 200 answers a request that is not gRPC.
   void EndWithStatus(ServerStream* stream, const Status& status, int http_status = 200);
+  /// Claims the call's outcome from its handler (false if the handler or an earlier end won);
+  /// the handler then sees IsCancelled() and Read/Write return false.
+  bool TakeOverCall(ServerStream* stream);
+  /// Sends `status` as the call's trailers once what is queued before them has gone.
+  void SubmitStatus(ServerStream* stream, const Status& status, int http_status);
+  /// Ends a call the server gives up on (deadline, shutdown) with `status` in trailers.
+  void EndEarly(ServerStream* stream, const Status& status);
+  /// Forgets response messages not yet framed (the call ended before they went out).
+  void DropUnframedMessages(ServerStream* stream);
   void Reset(ServerStream* stream, uint32_t error_code);
   void MarkCancelled(ServerStream* stream);
   void SubmitResponseHeaders(ServerStream* stream);

@@ -50,7 +50,7 @@ enum class ServerCommandType : uint8_t {
   kConsume,        // stream: the handler drained its messages; give the deferred window back
   kNewConnection,  // fd + data (peer string): an accepted socket for this I/O thread
   kBeginShutdown,  // GOAWAY (notice, then final) on every connection; listeners close
-  kCancelAll,      // RST_STREAM(CANCEL) every call that has not ended; refuse new ones
+  kCancelAll,      // end every call that has not ended (UNAVAILABLE); refuse new ones
   kStop,           // close everything and leave the loop
 };
 
@@ -171,11 +171,12 @@ class ServerStream : public std::enable_shared_from_this<ServerStream> {
   bool io_dispatched_ = false;
   bool io_remote_closed_ = false;  // client sent END_STREAM
   bool io_headers_submitted_ = false;
-  bool io_data_attached_ = false;  // our data provider is attached to the nghttp2 stream
-  bool io_data_deferred_ = false;  // ... and waits for nghttp2_session_resume_data
-  bool io_finish_ready_ = false;   // trailers_ are final; send them once the outbox drains
-  bool io_end_submitted_ = false;  // END_STREAM or RST_STREAM submitted: nothing more to send
-  bool io_end_sent_ = false;       // our END_STREAM frame left (the response is complete)
+  bool io_data_attached_ = false;    // our data provider is attached to the nghttp2 stream
+  bool io_data_deferred_ = false;    // ... and waits for nghttp2_session_resume_data
+  bool io_finish_ready_ = false;     // trailers_ are final; send them once the outbox drains
+  bool io_end_submitted_ = false;    // END_STREAM or RST_STREAM submitted: nothing more to send
+  bool io_end_sent_ = false;         // our END_STREAM frame left (the response is complete)
+  bool io_end_grace_armed_ = false;  // ended early: the next expiry resets the stream
   uint32_t io_messages_received_ = 0;
   size_t io_deferred_consume_ = 0;  // stream-level window bytes withheld from the client
   std::optional<codec::Deframer> io_deframer_;
@@ -184,6 +185,7 @@ class ServerStream : public std::enable_shared_from_this<ServerStream> {
   size_t io_outbox_head_ = 0;      // first message not completely framed
   size_t io_outbox_offset_ = 0;    // bytes of that message already framed
   size_t io_outbox_bytes_ = 0;     // unframed bytes in the outbox
+  size_t io_outbox_promised_ = 0;  // of those, bytes OnReadData gave to a DATA frame not yet sent
   uint16_t io_http_status_ = 200;  // :status of the answer (405, 415 ... for non-gRPC requests)
 };
 

@@ -98,8 +98,8 @@ class ServerTransport {
   /// round trip, or at `final_goaway_by` at the latest) the final GOAWAY naming the last stream
   /// it will process. Running calls continue.
   void BeginShutdown(std::chrono::steady_clock::time_point final_goaway_by);
-  /// Every call that has not ended is reset with RST_STREAM(CANCEL) and marked cancelled; new
-  /// streams are refused.
+  /// Every call that has not ended is ended with UNAVAILABLE in trailers and marked cancelled;
+  /// new streams are refused.
   void CancelAll();
   /// Open connections (0 once every connection has closed after BeginShutdown).
   int64_t connection_count() const { return connections_.load(std::memory_order_acquire); }

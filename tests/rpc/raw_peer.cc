@@ -379,7 +379,7 @@ void RawPeer::Process(Frame& f) {
       s.data.append(payload);
       if (f.flags & kEndStream) s.end_stream = true;
       // Keep the server's windows open: give back what we received.
-      if (!f.payload.empty()) {
+      if (!f.payload.empty() && auto_window_update_) {
         SendWindowUpdate(0, static_cast<uint32_t>(f.payload.size()));
         if (!(f.flags & kEndStream)) {
           SendWindowUpdate(f.stream_id, static_cast<uint32_t>(f.payload.size()));

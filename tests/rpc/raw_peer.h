@@ -134,6 +134,8 @@ class RawPeer {
   const std::map<uint16_t, uint32_t>& server_settings() const { return server_settings_; }
   /// Automatic ACKs of SETTINGS and PING (on by default).
   void set_auto_ack(bool on) { auto_ack_ = on; }
+  /// WINDOW_UPDATEs for every DATA frame received (on by default); off keeps windows shut.
+  void set_auto_window_update(bool on) { auto_window_update_ = on; }
   void Close();
 
  private:
@@ -143,6 +145,7 @@ class RawPeer {
   int fd_ = -1;
   bool closed_ = false;
   bool auto_ack_ = true;
+  bool auto_window_update_ = true;
   int32_t next_stream_id_ = 1;
   std::string in_;
   nghttp2_hd_deflater* deflater_ = nullptr;

@@ -39,7 +39,9 @@ struct BlockingReader {
   }
 };
 
-TEST_CASE("server: deadline passing mid-call → RST_STREAM(CANCEL), IsCancelled, Read/Write false") {
+TEST_CASE(
+    "server: deadline passing mid-call → DEADLINE_EXCEEDED trailers then RST_STREAM(NO_ERROR), "
+    "IsCancelled, Read/Write false") {
   BlockingReader reader;
   auto ts = StartServer([&](ServerBuilder& b) {
     b.RegisterMethod("/t.L/Block", RpcKind::kBidiStreaming, reader.Handler());
@@ -48,18 +50,22 @@ TEST_CASE("server: deadline passing mid-call → RST_STREAM(CANCEL), IsCancelled
   const int32_t id = peer.NextStreamId();
   const auto start = Clock::now();
   peer.SendHeaders(id, GrpcRequest("/t.L/Block", {{"grpc-timeout", "200m"}}), false);
-  REQUIRE(peer.WaitStream(id, std::chrono::seconds(5)));
+  REQUIRE(peer.RunUntil([&] { return peer.stream(id).reset; }, std::chrono::seconds(5)));
   CHECK(MsSince(start) >= 190);
   CHECK(MsSince(start) < 2000);
-  CHECK(peer.stream(id).reset);
-  CHECK(peer.stream(id).rst_code == 0x8);  // CANCEL
-  CHECK(peer.stream(id).header_blocks.empty());
+  // As grpc++ answers: Trailers-Only with the status, then, since we never half-closed, a
+  // reset without error to stop our sending.
+  CHECK(peer.stream(id).trailers_only());
+  CHECK(peer.stream(id).GrpcStatus().code() == StatusCode::kDeadlineExceeded);
+  CHECK(peer.stream(id).rst_code == 0x0);  // NO_ERROR
   REQUIRE(Eventually([&] { return reader.finished.load() == 1; }));
   CHECK(reader.saw_cancelled.load() == 1);
   CHECK(reader.write_after_cancel_ok.load() == 0);
-  // Nothing follows the RST_STREAM, and the connection serves on.
+  // Nothing follows, and the connection serves on.
   peer.RunUntil([] { return false; }, std::chrono::milliseconds(100));
-  CHECK(peer.stream(id).header_blocks.empty());
+  CHECK(peer.stream(id).header_blocks.size() == 1);
+  CHECK(peer.stream(id).data.empty());
+  CHECK_FALSE(peer.closed());
 }
 
 TEST_CASE(
@@ -106,7 +112,8 @@ TEST_CASE("server: client RST_STREAM → the handler sees IsCancelled; its late 
   CHECK(saw_cancel.load());
   peer.RunUntil([] { return false; }, std::chrono::milliseconds(100));
   CHECK(peer.stream(id).header_blocks.empty());
-  CHECK(peer.Unary("/t.L/Poll", "x", {{"grpc-timeout", "50m"}}).reset);  // deadline → CANCEL
+  CHECK(peer.Unary("/t.L/Poll", "x", {{"grpc-timeout", "50m"}}).GrpcStatus().code() ==
+        StatusCode::kDeadlineExceeded);
 }
 
 TEST_CASE("server: a dying connection cancels every call on it") {
@@ -285,7 +292,8 @@ TEST_CASE("server: Shutdown lets running calls finish before the deadline") {
   CHECK(peer.goaways().back().second == 0);           // NO_ERROR
 }
 
-TEST_CASE("server: Shutdown cancels calls still running at the deadline, then returns") {
+TEST_CASE(
+    "server: Shutdown ends calls still running at the deadline with UNAVAILABLE, then returns") {
   BlockingReader reader;
   auto ts = StartServer([&](ServerBuilder& b) {
     b.RegisterMethod("/t.L/Block", RpcKind::kBidiStreaming, reader.Handler());
@@ -303,7 +311,7 @@ TEST_CASE("server: Shutdown cancels calls still running at the deadline, then re
   });
   peer.RunUntil([&] {
     for (int32_t id : ids) {
-      if (!peer.stream(id).done()) return false;
+      if (!peer.stream(id).reset) return false;
     }
     return true;
   });
@@ -312,9 +320,12 @@ TEST_CASE("server: Shutdown cancels calls still running at the deadline, then re
   CHECK(MsSince(start) < 3000);
   CHECK(reader.finished.load() == 3);
   CHECK(reader.saw_cancelled.load() == 3);
+  // As grpc++ ends them: UNAVAILABLE in trailers, then a reset without error (we never
+  // half-closed).
   for (int32_t id : ids) {
-    CHECK(peer.stream(id).reset);
-    CHECK(peer.stream(id).rst_code == 0x8);
+    CHECK(peer.stream(id).trailers_only());
+    CHECK(peer.stream(id).GrpcStatus().code() == StatusCode::kUnavailable);
+    CHECK(peer.stream(id).rst_code == 0x0);
   }
   // Shutdown is idempotent; destroying the server afterwards is fine.
   ts.server->Shutdown();
