@@ -6,14 +6,13 @@
 // sent. Anything else (INTERNAL, UNAVAILABLE: a connection the server gave up on) fails it.
 //   chaos_client.js --target=HOST:PORT [--calls=N] [--seed=N]
 // Prints one JSON line of outcome counts; exit status 1 on any unexpected outcome.
-// Found: nghttp2's default Rapid Reset refill (33 resets/s) made the h2rpc server GOAWAY these
-// connections after a few seconds, and grpc-js failed every call on them with INTERNAL (fixed).
-// Open: in about one run in three against the h2rpc bench server (0 of 6 against grpc++'s), this
-// Node.js process spins at 100 % CPU in node::http2::Http2Session::SendPendingData (nghttp2
-// rescheduling DATA over and over) without writing to its socket, growing to GBs; its JS event
-// loop is blocked, so the watchdog cannot report and only an outside timeout ends the run. Not
-// caused by our RST_STREAM(NO_ERROR) after a response (same rate without it). Opt-in for that
-// reason: H2RPC_GRPCJS_CHAOS=1 scripts/test.d/42-interop-grpcjs.sh.
+// Found with it: nghttp2's default Rapid Reset refill (33 resets/s) made the h2rpc server GOAWAY
+// these connections after a few seconds, and grpc-js failed every call on them with INTERNAL;
+// and the h2rpc server ended calls whose deadline passed with a bare RST_STREAM(CANCEL), which
+// in about one run in three left this Node.js process spinning at 100 % CPU in its HTTP/2 send
+// loop (a stream reset while its request body was still queued; Node.js then has no stream for
+// nghttp2's data callback and nghttp2 emits empty DATA frames forever). The server now answers a
+// deadline as grpc++ does, with DEADLINE_EXCEEDED in trailers. Both fixed.
 'use strict';
 
 const path = require('path');

@@ -2,10 +2,8 @@
 # Interop with grpc-js (@grpc/grpc-js on Node.js), a gRPC implementation that shares no code
 # with h2rpc or grpc++: its interop client against the h2rpc server, the h2rpc client against its
 # interop server, and grpc-js against itself as the control, over plaintext and TLS.
-# With H2RPC_GRPCJS_CHAOS=1, also the grpc-js chaos client against the h2rpc and grpc++ bench
-# servers. Not by default: in about one run in three against the h2rpc server (none of 6 against
-# grpc++'s) the Node.js client itself spins in Http2Session::SendPendingData, growing to GBs,
-# and the run times out; the cause is not found yet (see peers/grpcjs/chaos_client.js).
+# Then the grpc-js chaos client against the h2rpc and grpc++ bench servers (H2RPC_GRPCJS_CHAOS=0
+# skips it).
 # Installs Node.js from Debian if the machine has none, and grpc-js at the versions
 # peers/grpcjs/package-lock.json pins into BUILD_DIR/grpcjs (never into the source tree).
 set -euo pipefail
@@ -69,7 +67,7 @@ chaos() {  # chaos NAME SERVER_BINARY
   [ "$rc" -eq 0 ] && echo "PASS chaos $name" || echo "FAIL chaos $name"
   return "$rc"
 }
-if [ "${H2RPC_GRPCJS_CHAOS:-0}" = 1 ]; then
+if [ "${H2RPC_GRPCJS_CHAOS:-1}" != 0 ]; then
   chaos h2rpc "$build/bench/h2rpc-bench-server" || status=1
   chaos grpcpp "$build/peers/grpcpp/grpcpp-bench-server" || status=1  # control
 fi
