@@ -1,5 +1,5 @@
-// Shared by the grpc-js interop client and server: flag parsing in the interop programs' style
-// (--name=value) and the standard TestService definitions from grpc-proto.
+// Shared by the grpc-js programs: flag parsing in the interop programs' style (--name=value)
+// and the standard TestService definitions from grpc-proto.
 'use strict';
 
 const path = require('path');
@@ -8,10 +8,13 @@ const protoLoader = require('@grpc/proto-loader');
 
 const kProtoRoot = process.env.GRPC_PROTO_ROOT || '/usr/share/grpc-proto';
 
+// --name=value, or --name value (the bench contract's form).
 function parseFlags(argv, defaults) {
   const flags = { ...defaults };
-  for (const arg of argv) {
-    const m = /^--([a-z_]+)=(.*)$/s.exec(arg);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    let m = /^--([a-z_]+)=(.*)$/s.exec(arg);
+    if (!m && /^--[a-z_]+$/.test(arg) && i + 1 < argv.length) m = [arg, arg.slice(2), argv[++i]];
     if (!m || !(m[1] in defaults)) {
       process.stderr.write(`${path.basename(process.argv[1])}: unknown flag ${arg}` +
                            ` (flags: ${Object.keys(defaults).map((k) => `--${k}=`).join(' ')})\n`);

@@ -2,8 +2,8 @@
 # Interop with grpc-js (@grpc/grpc-js on Node.js), a gRPC implementation that shares no code
 # with h2rpc or grpc++: its interop client against the h2rpc server, the h2rpc client against its
 # interop server, and grpc-js against itself as the control, over plaintext and TLS.
-# Then the grpc-js chaos client against the h2rpc and grpc++ bench servers (H2RPC_GRPCJS_CHAOS=0
-# skips it).
+# Then chaos runs, grpc-js's client against the h2rpc and grpc++ bench servers and h2rpc's client
+# against the grpc-js, grpc++ and h2rpc ones (H2RPC_GRPCJS_CHAOS=0 skips them).
 # Installs Node.js from Debian if the machine has none, and grpc-js at the versions
 # peers/grpcjs/package-lock.json pins into BUILD_DIR/grpcjs (never into the source tree).
 set -euo pipefail
@@ -27,17 +27,20 @@ fi
 status=0
 tests/interop/run_matrix.sh "$build" grpcjs:h2rpc h2rpc:grpcjs grpcjs:grpcjs || status=1
 
-# The chaos client (peers/grpcjs/chaos_client.js) against each bench server: 6,000 calls of
-# every kind with short deadlines and cancels must end OK, CANCELLED or DEADLINE_EXCEEDED,
-# with exact contents, and the server must still exit cleanly with its counters.
-chaos() {  # chaos NAME SERVER_BINARY
-  local name=$1 bin=$2 out port pid rc=0
-  if [ ! -x "$bin" ]; then
-    echo "chaos: $name bench server not built ($bin)" >&2
+# Chaos clients against bench servers: every kind of call with short deadlines, cancels and
+# messages up to 4 MiB must end OK, CANCELLED or DEADLINE_EXCEEDED with exact contents, and the
+# server must still exit cleanly with its counters. The grpc-js client (chaos_client.js) meets
+# the h2rpc and grpc++ servers; the h2rpc client (h2rpc-chaos-client) meets the grpc-js, grpc++
+# and h2rpc servers.
+chaos() {  # chaos CLIENT SERVER SERVER_COMMAND...   (CLIENT: grpcjs or h2rpc)
+  local client=$1 name=$2 out port pid rc=0
+  shift 2
+  if [ ! -x "$1" ]; then
+    echo "chaos: $name bench server not built ($1)" >&2
     return 1
   fi
   out=$(mktemp)
-  "$bin" --port 0 >"$out" 2>"$out.err" &
+  GRPCJS_NODE_MODULES="$(cd "$dest" && pwd)/node_modules" "$@" --port 0 >"$out" 2>"$out.err" &
   pid=$!
   for _ in $(seq 100); do
     port=$(sed -n 's/.*"event":"listening","port":\([0-9]*\).*/\1/p' "$out" | head -1)
@@ -47,10 +50,14 @@ chaos() {  # chaos NAME SERVER_BINARY
   if [ -z "$port" ]; then
     echo "chaos: $name bench server did not start: $(tail -1 "$out.err")" >&2
     rc=1
-  else
+  elif [ "$client" = grpcjs ]; then
     echo "--- chaos: grpc-js client -> $name bench server"
     NODE_PATH="$dest/node_modules" timeout -k 5 120 node peers/grpcjs/chaos_client.js \
       --target="127.0.0.1:$port" --calls=6000 || rc=1
+  else
+    echo "--- chaos: h2rpc client -> $name bench server"
+    timeout -k 5 120 "$build/bench/h2rpc-chaos-client" --target "127.0.0.1:$port" \
+      --calls 4000 || rc=1
   fi
   kill -TERM "$pid" 2>/dev/null
   if ! timeout 20 tail --pid="$pid" -f /dev/null; then
@@ -64,11 +71,14 @@ chaos() {  # chaos NAME SERVER_BINARY
     rc=1
   fi
   rm -f "$out" "$out.err"
-  [ "$rc" -eq 0 ] && echo "PASS chaos $name" || echo "FAIL chaos $name"
+  [ "$rc" -eq 0 ] && echo "PASS chaos $client -> $name" || echo "FAIL chaos $client -> $name"
   return "$rc"
 }
 if [ "${H2RPC_GRPCJS_CHAOS:-1}" != 0 ]; then
-  chaos h2rpc "$build/bench/h2rpc-bench-server" || status=1
-  chaos grpcpp "$build/peers/grpcpp/grpcpp-bench-server" || status=1  # control
+  chaos grpcjs h2rpc "$build/bench/h2rpc-bench-server" || status=1
+  chaos grpcjs grpcpp "$build/peers/grpcpp/grpcpp-bench-server" || status=1  # control
+  chaos h2rpc grpcjs peers/grpcjs/grpcjs-bench-server || status=1
+  chaos h2rpc grpcpp "$build/peers/grpcpp/grpcpp-bench-server" || status=1
+  chaos h2rpc h2rpc "$build/bench/h2rpc-bench-server" || status=1
 fi
 exit "$status"
