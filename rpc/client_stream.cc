@@ -3,6 +3,9 @@
 #include <string>
 #include <utility>
 
+#include "rpc/channel.h"
+#include "rpc/client_context.h"
+
 namespace h2rpc {
 
 Status BlockingUnaryCall(Channel& channel, std::string_view method, ClientContext& context,

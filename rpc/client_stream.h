@@ -9,12 +9,14 @@
 #include <string_view>
 
 #include "codec/status.h"
-#include "rpc/channel.h"
 #include "rpc/client_call.h"
-#include "rpc/client_context.h"
 #include "rpc/serialization.h"
 
 namespace h2rpc {
+
+// Only referred to here: a generated .cc compiles without their headers (and C++20's <chrono>).
+class Channel;
+class ClientContext;
 
 /// Unary call over protobuf messages: serializes `request`, parses the reply into `response`.
 Status BlockingUnaryCall(Channel& channel, std::string_view method, ClientContext& context,

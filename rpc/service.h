@@ -10,9 +10,10 @@
 #include "codec/status.h"
 #include "rpc/serialization.h"
 #include "rpc/server_call.h"
-#include "rpc/server_context.h"
 
 namespace h2rpc {
+
+class ServerContext;  // only referred to here (see rpc/client_stream.h)
 
 enum class RpcKind { kUnary, kClientStreaming, kServerStreaming, kBidiStreaming };
 
