@@ -4,7 +4,7 @@
 // sizes from 0 B to 4 MiB, deadlines of 5 ms, 50 ms and 5 s, and random cancels. Every call
 // must end OK, CANCELLED or DEADLINE_EXCEEDED, and every OK reply must carry exactly what was
 // sent. Anything else (INTERNAL, UNAVAILABLE: a connection the server gave up on) fails it.
-//   chaos_client.js --target=HOST:PORT [--calls=N] [--seed=N]
+//   chaos_client.js --target=HOST:PORT [--calls=N] [--seed=N] [--server_stops=true]
 // Prints one JSON line of outcome counts; exit status 1 on any unexpected outcome.
 // Found with it: nghttp2's default Rapid Reset refill (33 resets/s) made the h2rpc server GOAWAY
 // these connections after a few seconds, and grpc-js failed every call on them with INTERNAL;
@@ -20,7 +20,8 @@ const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
 const { parseFlags } = require('./interop_common');
 
-const flags = parseFlags(process.argv.slice(2), { target: '', calls: '6000', seed: '1' });
+const flags = parseFlags(process.argv.slice(2),
+                         { target: '', calls: '6000', seed: '1', server_stops: 'false' });
 const kProtoDir = path.resolve(__dirname, '../../protos/bench');  // the contract's copy
 const definition = protoLoader.loadSync('bench.proto', {
   includeDirs: [kProtoDir], keepCase: true, longs: Number, defaults: true,
@@ -33,6 +34,8 @@ const kMaxMessage = 8 << 20;
 const kSizes = [0, 1, 64, 1000, 70000, 1 << 20, 4 << 20];
 const kDeadlinesMs = [5, 50, 5000];
 const kExpected = new Set([grpc.status.OK, grpc.status.CANCELLED, grpc.status.DEADLINE_EXCEEDED]);
+// --server_stops=true: the server is shut down mid-run, so calls may also end UNAVAILABLE.
+if (flags.server_stops === 'true') kExpected.add(grpc.status.UNAVAILABLE);
 
 // Deterministic per seed (xorshift32), so a failing run can be repeated.
 let state = Number(flags.seed) >>> 0 || 1;
