@@ -40,33 +40,41 @@ struct ThreeMessages {
   }
 };
 
-/// A peer whose stream window is kStreamWindow and who never gives window back by itself.
-struct ShutWindowPeer {
-  explicit ShutWindowPeer(int port) : peer(port, "127.0.0.1", /*send_preface=*/false) {
+/// A server running ThreeMessages and a peer whose stream window is kStreamWindow and who never
+/// gives window back by itself.
+struct StuckResponse {
+  StuckResponse()
+      : server(StartServer([this](ServerBuilder& b) {
+          b.RegisterMethod("/t.D/Three", RpcKind::kServerStreaming, handler.Handler());
+        })),
+        peer(server.port, "127.0.0.1", /*send_preface=*/false) {
     peer.SendPreface({{0x4 /*INITIAL_WINDOW_SIZE*/, kStreamWindow}});
     peer.set_auto_window_update(false);
     REQUIRE(peer.RunUntil([&] { return !peer.server_settings().empty(); }));
   }
+  /// Starts the call with `grpc_timeout` ("300m"); returns its stream id.
+  int32_t Call(const std::string& grpc_timeout) {
+    const int32_t id = peer.NextStreamId();
+    peer.SendUnary(id, "/t.D/Three", "go", {{"grpc-timeout", grpc_timeout}});
+    return id;
+  }
+  ThreeMessages handler;
+  TestServer server;
   RawPeer peer;
 };
 
 TEST_CASE(
     "server: deadline behind flow control — the message on the wire completes, queued ones are "
     "dropped, DEADLINE_EXCEEDED follows") {
-  ThreeMessages handler;
-  auto ts = StartServer([&](ServerBuilder& b) {
-    b.RegisterMethod("/t.D/Three", RpcKind::kServerStreaming, handler.Handler());
-  });
-  ShutWindowPeer client(ts.port);
-  RawPeer& peer = client.peer;
-  const int32_t id = peer.NextStreamId();
-  peer.SendUnary(id, "/t.D/Three", "go", {{"grpc-timeout", "300m"}});
+  StuckResponse t;
+  RawPeer& peer = t.peer;
+  const int32_t id = t.Call("300m");
   // Past the deadline, with only the first window's worth of message A received.
   peer.RunUntil([] { return false; }, std::chrono::milliseconds(600));
   CHECK(peer.stream(id).data.size() == kStreamWindow);
   CHECK_FALSE(peer.stream(id).done());
-  REQUIRE(Eventually([&] { return handler.finished.load(); }));
-  CHECK(handler.saw_cancelled.load());
+  REQUIRE(Eventually([&] { return t.handler.finished.load(); }));
+  CHECK(t.handler.saw_cancelled.load());
   // Room for all three messages: only the rest of A may come, then the status.
   peer.SendWindowUpdate(0, 1 << 20);
   peer.SendWindowUpdate(id, 1 << 20);
@@ -83,15 +91,10 @@ TEST_CASE(
 TEST_CASE(
     "server: deadline behind flow control — a client that never opens its window is reset after "
     "a grace period") {
-  ThreeMessages handler;
-  auto ts = StartServer([&](ServerBuilder& b) {
-    b.RegisterMethod("/t.D/Three", RpcKind::kServerStreaming, handler.Handler());
-  });
-  ShutWindowPeer client(ts.port);
-  RawPeer& peer = client.peer;
-  const int32_t id = peer.NextStreamId();
+  StuckResponse t;
+  RawPeer& peer = t.peer;
   const auto start = Clock::now();
-  peer.SendUnary(id, "/t.D/Three", "go", {{"grpc-timeout", "200m"}});
+  const int32_t id = t.Call("200m");
   REQUIRE(peer.WaitStream(id, std::chrono::seconds(5)));
   const auto elapsed = Clock::now() - start;
   CHECK(elapsed >= std::chrono::milliseconds(1150));  // deadline + the one-second grace
@@ -101,8 +104,8 @@ TEST_CASE(
   CHECK(r.rst_code == 0x8);               // CANCEL
   CHECK(r.header_blocks.size() == 1);     // the response headers; no trailers
   CHECK(r.data.size() == kStreamWindow);  // the part of A the window allowed
-  REQUIRE(Eventually([&] { return handler.finished.load(); }));
-  CHECK(handler.saw_cancelled.load());
+  REQUIRE(Eventually([&] { return t.handler.finished.load(); }));
+  CHECK(t.handler.saw_cancelled.load());
   CHECK_FALSE(peer.closed());
 }
 
