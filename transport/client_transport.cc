@@ -873,8 +873,10 @@ void ClientTransportImpl::HandleStart(std::shared_ptr<ClientStreamState> stream)
   }
   io.half_close_requested = stream->half_close_at_start;
   io.phase = ClientStreamState::IoState::Phase::kWaiting;
+  // No more_work_: ServeWaiting() runs right after DrainCommands() in this same iteration, and
+  // what could keep the stream waiting (connecting, no free slot) sets more_work_ when it ends.
+  // Setting it here cost every call an extra epoll_wait(0) syscall.
   waiting_.push_back(std::move(stream));
-  more_work_ = true;
 }
 
 void ClientTransportImpl::HandleSend(ClientStreamState& stream,
