@@ -18,6 +18,10 @@ const Metadata& ServerContext::client_metadata() const { return call_->client_me
 
 bool ServerContext::IsCancelled() const { return call_->IsCancelled(); }
 
+void ServerContext::OnCancel(std::function<void()> callback) {
+  call_->SetCancelCallback(std::move(callback));
+}
+
 namespace {
 
 /// Validates one metadata pair; the first failure is kept and ends the call INTERNAL (a handler

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +33,14 @@ class ServerContext {
   /// True once the client cancelled, the deadline passed, or the connection died. Handlers of
   /// long calls poll it (or notice Read/Write returning false).
   bool IsCancelled() const;
+  /// Runs `callback` once when the call is cancelled (client cancel, deadline, lost connection,
+  /// server shutdown), so that a handler blocked on something of its own (a condition
+  /// variable, a queue) can wake up. It runs on an I/O thread: keep it short and never block
+  /// in it (notify and return). Runs at once, on this thread, if the call already is
+  /// cancelled. A later call replaces the callback; pass {} to clear it before the objects it
+  /// refers to go away (once OnCancel({}) returns, the old callback is not running and will not
+  /// run). The callback must not call OnCancel itself.
+  void OnCancel(std::function<void()> callback);
 
   /// Added before the first message or status is sent; ignored afterwards.
   void AddInitialMetadata(const std::string& key, const std::string& value);

@@ -421,6 +421,7 @@ void ServerConnection::MarkCancelled(ServerStream* s) {
   s->cancelled_.store(true, std::memory_order_release);
   s->done_.store(true, std::memory_order_release);
   s->WakeAll();
+  s->FireCancelCallback();
 }
 
 void ServerConnection::Reset(ServerStream* s, uint32_t error_code) {
@@ -456,6 +457,7 @@ bool ServerConnection::TakeOverCall(ServerStream* s) {
   s->cancelled_.store(true, std::memory_order_release);
   if (s->done_.exchange(true, std::memory_order_acq_rel)) return false;
   s->WakeAll();
+  s->FireCancelCallback();
   return true;
 }
 

@@ -1,6 +1,10 @@
 #include "transport/server_stream.h"
 
+#include <functional>
+#include <mutex>
 #include <string>
+#include <unordered_map>
+#include <utility>
 
 #include "codec/metadata.h"
 #include "codec/percent.h"
@@ -16,8 +20,6 @@ constexpr std::string_view kStatusText[] = {"0", "1",  "2",  "3",  "4",  "5",  "
 
 }  // namespace
 
-ServerStream::~ServerStream() = default;
-
 void ServerStream::Post(ServerCommandType type, std::shared_ptr<const std::string> data) {
   ServerCommand command{type, -1, shared_from_this(), std::move(data), nullptr};
   io_->Post(std::move(command));
@@ -26,6 +28,64 @@ void ServerStream::Post(ServerCommandType type, std::shared_ptr<const std::strin
 void ServerStream::WakeAll() {
   recv_word_.Notify();
   send_word_.Notify();
+}
+
+namespace {
+
+// Cancel callbacks of all servers' calls, by call. A side table rather than a member: few calls
+// ever set one (handlers that wait on something of their own), and ServerStream must stay
+// small. Callbacks run under the lock, so that once a handler cleared its callback it is not
+// running anywhere (the handler may then destroy what it captured).
+struct CancelCallbacks {
+  std::mutex mu;
+  std::unordered_map<const ServerStream*, std::function<void()>> by_stream;
+};
+
+CancelCallbacks& Callbacks() {
+  static CancelCallbacks callbacks;
+  return callbacks;
+}
+
+}  // namespace
+
+ServerStream::~ServerStream() {
+  if (has_cancel_callback_.load(std::memory_order_acquire)) {
+    CancelCallbacks& callbacks = Callbacks();
+    std::lock_guard lock(callbacks.mu);
+    callbacks.by_stream.erase(this);
+  }
+}
+
+void ServerStream::SetCancelCallback(std::function<void()> callback) {
+  CancelCallbacks& callbacks = Callbacks();
+  std::unique_lock lock(callbacks.mu);
+  // Dekker with FireCancelCallback (store; fence; load on both sides): either it sees our flag
+  // and finds the callback in the table, or we see cancelled_ and run the callback ourselves.
+  has_cancel_callback_.store(true, std::memory_order_relaxed);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (!IsCancelled()) {
+    if (callback) {
+      callbacks.by_stream[this] = std::move(callback);
+    } else {
+      callbacks.by_stream.erase(this);
+    }
+    return;
+  }
+  callbacks.by_stream.erase(this);
+  lock.unlock();
+  if (callback) callback();
+}
+
+void ServerStream::FireCancelCallback() {
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // after cancelled_ was set
+  if (!has_cancel_callback_.load(std::memory_order_relaxed)) return;
+  CancelCallbacks& callbacks = Callbacks();
+  std::lock_guard lock(callbacks.mu);
+  auto it = callbacks.by_stream.find(this);
+  if (it == callbacks.by_stream.end()) return;
+  std::function<void()> callback = std::move(it->second);
+  callbacks.by_stream.erase(it);
+  callback();
 }
 
 bool ServerStream::Read(codec::DeframedMessage* message) {

@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -101,6 +102,9 @@ class ServerStream : public std::enable_shared_from_this<ServerStream> {
   bool IsCancelled() const { return cancelled_.load(std::memory_order_acquire); }
   /// True once no more messages can be sent (finished, failed or cancelled).
   bool IsDone() const { return done_.load(std::memory_order_acquire); }
+  /// Runs `callback` once when the call is cancelled, on the I/O thread (so it must be short
+  /// and must not block), or at once on this thread if it already is. Replaces an earlier one.
+  void SetCancelCallback(std::function<void()> callback);
   /// True once the handler asked for the response headers to go (first message, SendHeaders
   /// or Finish); initial metadata added later cannot be sent.
   bool headers_requested() const { return h_headers_requested_; }
@@ -122,6 +126,8 @@ class ServerStream : public std::enable_shared_from_this<ServerStream> {
   void BuildTrailers(const Status& status, const codec::HeaderList* trailing_metadata);
   /// Wakes a reader and a writer blocked on this call.
   void WakeAll();
+  /// I/O thread, once cancelled_ is set: runs the cancel callback, if any, once.
+  void FireCancelCallback();
 
   // Set once by the I/O thread before dispatch.
   codec::RequestHead head_;
@@ -177,6 +183,9 @@ class ServerStream : public std::enable_shared_from_this<ServerStream> {
   bool io_end_submitted_ = false;    // END_STREAM or RST_STREAM submitted: nothing more to send
   bool io_end_sent_ = false;         // our END_STREAM frame left (the response is complete)
   bool io_end_grace_armed_ = false;  // ended early: the next expiry resets the stream
+  // A handler set a cancel callback (kept in a side table, see server_stream.cc: this object
+  // must stay within malloc's per-thread cache, and such callbacks are rare).
+  std::atomic<bool> has_cancel_callback_{false};
   uint32_t io_messages_received_ = 0;
   size_t io_deferred_consume_ = 0;  // stream-level window bytes withheld from the client
   std::optional<codec::Deframer> io_deframer_;

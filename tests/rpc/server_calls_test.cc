@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -358,6 +360,45 @@ TEST_CASE("server: h2load (nghttp2's client) — 2000 unary calls over 2 connect
   // and each got its 69-byte answer.
   CHECK(calls.load() == 2000);
   CHECK(output.find("(138000) data") != std::string::npos);
+}
+
+TEST_CASE("server: OnCancel wakes a handler blocked on its own condition variable") {
+  // The handler waits on something of its own (as a health Watch waits for status changes);
+  // the client's RST_STREAM must reach it through OnCancel, and a callback set after the
+  // cancellation runs at once, on the handler's thread.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool woken = false;
+  std::atomic<bool> waiting{false};
+  std::atomic<bool> late_callback_ran{false};
+  std::atomic<bool> handler_returned{false};
+  auto ts = StartServer([&](ServerBuilder& b) {
+    b.RegisterMethod("/test.C/Wait", RpcKind::kBidiStreaming,
+                     [&](ServerContext& context, ServerCall&) {
+                       context.OnCancel([&] {
+                         std::lock_guard lock(mu);
+                         woken = true;
+                         cv.notify_all();
+                       });
+                       {
+                         std::unique_lock lock(mu);
+                         waiting = true;
+                         cv.wait(lock, [&] { return woken; });
+                       }
+                       context.OnCancel({});
+                       context.OnCancel([&] { late_callback_ran = true; });
+                       handler_returned = late_callback_ran.load();
+                       return Status(StatusCode::kCancelled, "woken by the cancel");
+                     });
+  });
+  RawPeer peer(ts.port);
+  REQUIRE(peer.connected());
+  const int32_t id = peer.NextStreamId();
+  peer.SendHeaders(id, GrpcRequest("/test.C/Wait"), false);
+  REQUIRE(Eventually([&] { return waiting.load(); }));
+  peer.SendRst(id, 0x8 /* CANCEL */);
+  CHECK(Eventually([&] { return handler_returned.load(); }));
+  CHECK(late_callback_ran.load());
 }
 
 }  // namespace
