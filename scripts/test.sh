@@ -93,7 +93,7 @@ if [ "$quick" -eq 0 ]; then
 
   stage "build (TSan)" build_tsan
   TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
-    meson_tests build-tsan --suite integration --suite codegen --suite unit || true
+    meson_tests build-tsan --suite integration --suite codegen --suite unit --suite services || true
 
   stage "fuzz every harness for ${FUZZ_SECONDS} s" scripts/fuzz.sh "$FUZZ_SECONDS"
 fi
