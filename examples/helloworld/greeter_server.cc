@@ -2,7 +2,9 @@
 //
 //   greeter_server [--listen 127.0.0.1:50051]
 //
-// Every call runs on its own handler thread, so SayHello needs no locking of its own.
+// Every call runs on its own handler thread, so SayHello needs no locking of its own. The
+// server also answers the standard gRPC health checks (grpc.health.v1.Health: Kubernetes
+// probes, load balancers): "" and "helloworld.Greeter" are SERVING until shutdown.
 
 #include <chrono>
 #include <cstdio>
@@ -12,6 +14,7 @@
 #include "h2rpc.h"
 #include "helloworld/helloworld.h2rpc.h"
 #include "helloworld/helloworld.pb.h"
+#include "services/health/health_service.h"
 
 #include "common/example_util.h"
 
@@ -38,10 +41,13 @@ int main(int argc, char** argv) {
   const std::string& listen = flags.Get("listen");
 
   GreeterServiceImpl service;
+  h2rpc::HealthService health;
+  health.SetServingStatus(helloworld::Greeter::service_full_name(), true);
   int port = 0;
   h2rpc::ServerBuilder builder;
   builder.AddListeningPort(listen, &port);
   builder.RegisterService(&service);
+  builder.RegisterService(health.service());
   std::unique_ptr<h2rpc::Server> server = builder.BuildAndStart();
   if (!server) {
     std::fprintf(stderr, "greeter_server: cannot listen on %s: %s\n", listen.c_str(),
@@ -54,6 +60,7 @@ int main(int argc, char** argv) {
   int sig = examples::WaitForShutdownSignal();
   std::printf("Received %s, shutting down\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
   std::fflush(stdout);
+  health.Shutdown();  // health checkers see NOT_SERVING while calls finish
   server->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
   std::printf("Server stopped\n");
   return 0;

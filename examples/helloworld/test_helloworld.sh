@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # meson test 'helloworld' (suite examples): greeter_server on a free port; greeter_client with
 # one thread and with four threads sharing one channel; a client against a stopped server must
-# fail with a status; the server stops cleanly on SIGTERM.
+# fail with a status; the server stops cleanly on SIGTERM. h2rpc-health-probe checks the
+# server's grpc.health.v1 service: "" and helloworld.Greeter SERVING, an unknown service
+# NOT_FOUND (exit 3), no server (exit 2).
 #
-#   test_helloworld.sh GREETER_SERVER GREETER_CLIENT
+#   test_helloworld.sh GREETER_SERVER GREETER_CLIENT HEALTH_PROBE
 # shellcheck source-path=SCRIPTDIR source=../test_lib.sh
 source "$(dirname "$0")/../test_lib.sh"
 server=$1
 client=$2
+probe=$3
 
 start_server greeter_server "$server" --listen 127.0.0.1:0
 
@@ -20,7 +23,19 @@ run_client four "$client" --target "127.0.0.1:$port" --name h2rpc --threads 4
 expect_count "$workdir/four.out" 4 "Greeter received: Hello h2rpc"
 [ "$(wc -l <"$workdir/four.out")" -eq 4 ] || fail "unexpected extra output from greeter_client"
 
+for service in "" helloworld.Greeter; do
+  run_client probe "$probe" --addr "127.0.0.1:$port" --service "$service"
+  [ "$client_rc" -eq 0 ] || fail "h2rpc-health-probe --service '$service' exited with $client_rc"
+  expect_count "$workdir/probe.out" 1 "status: SERVING"
+done
+run_client probe_unknown "$probe" --addr "127.0.0.1:$port" --service no.Such
+[ "$client_rc" -eq 3 ] || fail "h2rpc-health-probe of an unknown service exited with $client_rc, not 3"
+grep -q 'NOT_FOUND' "$workdir/probe_unknown.err" || fail "no NOT_FOUND from the unknown service"
+
 stop_server
+
+run_client probe_down "$probe" --addr "127.0.0.1:$port"
+[ "$client_rc" -eq 2 ] || fail "h2rpc-health-probe with no server exited with $client_rc, not 2"
 
 # Nothing listens on the port now: the client must end non-zero and say why.
 run_client refused "$client" --target "127.0.0.1:$port"

@@ -6,6 +6,7 @@
 // on stdout when serving; SIGTERM/SIGINT shut it down cleanly.
 
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -46,6 +47,8 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
 
   GreeterService service;
+  // grpc++'s own health service, so h2rpc's health client meets an independent implementation.
+  grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
@@ -55,6 +58,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "grpcpp-greeter-server: cannot listen on %s\n", listen.c_str());
     return 1;
   }
+  server->GetHealthCheckService()->SetServingStatus("helloworld.Greeter", true);
   std::printf("{\"impl\":\"grpcpp\",\"event\":\"listening\",\"port\":%d}\n", port);
   std::fflush(stdout);
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Interop with grpc-js (@grpc/grpc-js on Node.js), a gRPC implementation that shares no code
 # with h2rpc or grpc++: its interop client against the h2rpc server, the h2rpc client against its
-# interop server, and grpc-js against itself as the control, over plaintext and TLS.
+# interop server, and grpc-js against itself as the control, over plaintext and TLS; grpc-js's
+# health client against the h2rpc greeter_server's health service.
 # Then chaos runs, grpc-js's client against the h2rpc and grpc++ bench servers and h2rpc's client
 # against the grpc-js, grpc++ and h2rpc ones (H2RPC_GRPCJS_CHAOS=0 skips them).
 # Installs Node.js from Debian if the machine has none, and grpc-js at the versions
@@ -26,6 +27,33 @@ if ! (cd "$dest" && timeout 300 npm ci --ignore-scripts --no-audit --no-fund --l
 fi
 status=0
 tests/interop/run_matrix.sh "$build" grpcjs:h2rpc h2rpc:grpcjs grpcjs:grpcjs || status=1
+
+# The standard health service (grpc.health.v1) of the h2rpc greeter_server, asked by grpc-js
+# with grpc-proto's own health.proto: Check, NOT_FOUND for an unknown service, Watch + cancel.
+health_grpcjs() {
+  local out port pid rc=0
+  out=$(mktemp)
+  "$build/examples/helloworld/greeter_server" --listen 127.0.0.1:0 >"$out" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do
+    port=$(sed -n 's/^Server listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$out" | head -1)
+    [ -n "$port" ] && break
+    sleep 0.1
+  done
+  if [ -z "$port" ]; then
+    echo "health: greeter_server did not start: $(tail -1 "$out")" >&2
+    rc=1
+  else
+    NODE_PATH="$dest/node_modules" timeout -k 5 60 node peers/grpcjs/health_client.js \
+      --target="127.0.0.1:$port" --service=helloworld.Greeter || rc=1
+  fi
+  kill -TERM "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null || { echo "health: greeter_server did not exit cleanly" >&2; rc=1; }
+  rm -f "$out"
+  [ "$rc" -eq 0 ] && echo "PASS health grpc-js -> h2rpc" || echo "FAIL health grpc-js -> h2rpc"
+  return "$rc"
+}
+health_grpcjs || status=1
 
 # Chaos clients against bench servers: every kind of call with short deadlines, cancels and
 # messages up to 4 MiB must end OK, CANCELLED or DEADLINE_EXCEEDED with exact contents, and the
