@@ -36,9 +36,10 @@ class ServerContext {
   /// Runs `callback` once when the call is cancelled (client cancel, deadline, lost connection,
   /// server shutdown), so that a handler blocked on something of its own (a condition
   /// variable, a queue) can wake up. It runs on an I/O thread: keep it short and never block
-  /// in it (notify and return). Runs at once, on this thread, if the call already is
-  /// cancelled. A later call replaces the callback; pass {} to clear it before the objects it
-  /// refers to go away (once OnCancel({}) returns, the old callback is not running and will not
+  /// in it (notify and return; a mutex it takes must never be held across a Read or Write,
+  /// which may wait for that same I/O thread). Runs at once, on this thread, if the call is
+  /// already cancelled. A later call replaces the callback; pass {} to clear it before the objects
+  /// it refers to go away (once OnCancel({}) returns, the old callback is not running and will not
   /// run). The callback must not call OnCancel itself.
   void OnCancel(std::function<void()> callback);
 
