@@ -94,3 +94,17 @@ expect_count() {
 expect_line() {
   grep -qFx -- "$2" "$1" || fail "no line \"$2\" in $(basename "$1")"
 }
+
+# expect_health PROBE: the server on $port answers grpc.health.v1 Check: "" and
+# helloworld.Greeter SERVING (exit 0), an unknown service NOT_FOUND (exit 3).
+expect_health() {
+  local probe=$1 service
+  for service in "" helloworld.Greeter; do
+    run_client probe "$probe" --addr "127.0.0.1:$port" --service "$service"
+    [ "$client_rc" -eq 0 ] || fail "h2rpc-health-probe --service '$service' exited with $client_rc"
+    expect_count "$workdir/probe.out" 1 "status: SERVING"
+  done
+  run_client probe_unknown "$probe" --addr "127.0.0.1:$port" --service no.Such
+  [ "$client_rc" -eq 3 ] || fail "h2rpc-health-probe of an unknown service exited with $client_rc, not 3"
+  grep -q 'NOT_FOUND' "$workdir/probe_unknown.err" || fail "no NOT_FOUND from the unknown service"
+}

@@ -23,14 +23,7 @@ run_client four "$client" --target "127.0.0.1:$port" --name h2rpc --threads 4
 expect_count "$workdir/four.out" 4 "Greeter received: Hello h2rpc"
 [ "$(wc -l <"$workdir/four.out")" -eq 4 ] || fail "unexpected extra output from greeter_client"
 
-for service in "" helloworld.Greeter; do
-  run_client probe "$probe" --addr "127.0.0.1:$port" --service "$service"
-  [ "$client_rc" -eq 0 ] || fail "h2rpc-health-probe --service '$service' exited with $client_rc"
-  expect_count "$workdir/probe.out" 1 "status: SERVING"
-done
-run_client probe_unknown "$probe" --addr "127.0.0.1:$port" --service no.Such
-[ "$client_rc" -eq 3 ] || fail "h2rpc-health-probe of an unknown service exited with $client_rc, not 3"
-grep -q 'NOT_FOUND' "$workdir/probe_unknown.err" || fail "no NOT_FOUND from the unknown service"
+expect_health "$probe"
 
 stop_server
 

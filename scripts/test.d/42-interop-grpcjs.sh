@@ -28,6 +28,17 @@ fi
 status=0
 tests/interop/run_matrix.sh "$build" grpcjs:h2rpc h2rpc:grpcjs grpcjs:grpcjs || status=1
 
+# wait_port FILE SED_SCRIPT: prints the port a starting server wrote to FILE (waits 10 s at most).
+wait_port() {
+  local found
+  for _ in $(seq 100); do
+    found=$(sed -n "$2" "$1" | head -1)
+    [ -n "$found" ] && echo "$found" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 # The standard health service (grpc.health.v1) of the h2rpc greeter_server, asked by grpc-js
 # with grpc-proto's own health.proto: Check, NOT_FOUND for an unknown service, Watch + cancel.
 health_grpcjs() {
@@ -35,11 +46,7 @@ health_grpcjs() {
   out=$(mktemp)
   "$build/examples/helloworld/greeter_server" --listen 127.0.0.1:0 >"$out" 2>&1 &
   pid=$!
-  for _ in $(seq 100); do
-    port=$(sed -n 's/^Server listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$out" | head -1)
-    [ -n "$port" ] && break
-    sleep 0.1
-  done
+  port=$(wait_port "$out" 's/^Server listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p') || port=""
   if [ -z "$port" ]; then
     echo "health: greeter_server did not start: $(tail -1 "$out")" >&2
     rc=1
@@ -71,11 +78,7 @@ chaos() {  # chaos CLIENT SERVER SERVER_COMMAND...   (CLIENT: grpcjs or h2rpc)
   out=$(mktemp)
   GRPCJS_NODE_MODULES="$(cd "$dest" && pwd)/node_modules" "$@" --port 0 >"$out" 2>"$out.err" &
   pid=$!
-  for _ in $(seq 100); do
-    port=$(sed -n 's/.*"event":"listening","port":\([0-9]*\).*/\1/p' "$out" | head -1)
-    [ -n "$port" ] && break
-    sleep 0.1
-  done
+  port=$(wait_port "$out" 's/.*"event":"listening","port":\([0-9]*\).*/\1/p') || port=""
   if [ -z "$port" ]; then
     echo "chaos: $name bench server did not start: $(tail -1 "$out.err")" >&2
     rc=1
