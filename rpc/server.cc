@@ -287,6 +287,7 @@ ServerBuilder& ServerBuilder::AddListeningPort(const std::string& address,
 ServerBuilder& ServerBuilder::RegisterService(Service* service) {
   if (service != nullptr) {
     for (const MethodHandler& m : service->methods()) methods_.push_back(m);
+    services_.push_back(service);
   }
   return *this;
 }
@@ -369,6 +370,13 @@ std::unique_ptr<Server> ServerBuilder::BuildAndStart() {
     if (p.selected != nullptr) *p.selected = port;
     impl->ports().push_back(port);
   }
+  std::vector<std::string> service_names;
+  for (const MethodHandler& m : methods_) {
+    service_names.push_back(codec::ParsePath(m.path)->first);
+  }
+  std::sort(service_names.begin(), service_names.end());
+  service_names.erase(std::unique(service_names.begin(), service_names.end()), service_names.end());
+  for (Service* service : services_) service->OnServerStarting(service_names);
   impl->Start();
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }

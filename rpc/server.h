@@ -85,6 +85,7 @@ class ServerBuilder {
   };
   std::vector<Port> ports_;
   std::vector<MethodHandler> methods_;
+  std::vector<Service*> services_;
   GenericHandler fallback_;
   ServerOptions options_;
   Status error_;

@@ -119,6 +119,13 @@ class Service {
   virtual ~Service() = default;
   const std::vector<MethodHandler>& methods() const { return methods_; }
 
+  /// Called by ServerBuilder::BuildAndStart, just before the server starts serving, with the
+  /// names ("package.Service", sorted, each once) of every service that server serves. What
+  /// server reflection lists; most services ignore it.
+  virtual void OnServerStarting(const std::vector<std::string>& service_names) {
+    (void)service_names;
+  }
+
  protected:
   /// Registers a handler over serialized messages.
   void AddMethod(std::string path, RpcKind kind, GenericHandler handler) {
