@@ -4,7 +4,9 @@
 //
 // Every call runs on its own handler thread, so SayHello needs no locking of its own. The
 // server also answers the standard gRPC health checks (grpc.health.v1.Health: Kubernetes
-// probes, load balancers): "" and "helloworld.Greeter" are SERVING until shutdown.
+// probes, load balancers): "" and "helloworld.Greeter" are SERVING until shutdown; and server
+// reflection (grpc.reflection.v1/v1alpha), so grpcurl, ghz or buf curl can call it without
+// the .proto file.
 
 #include <chrono>
 #include <cstdio>
@@ -15,6 +17,7 @@
 #include "helloworld/helloworld.h2rpc.h"
 #include "helloworld/helloworld.pb.h"
 #include "services/health/health_service.h"
+#include "services/reflection/reflection_service.h"
 
 #include "common/example_util.h"
 
@@ -42,12 +45,14 @@ int main(int argc, char** argv) {
 
   GreeterServiceImpl service;
   h2rpc::HealthService health;
+  h2rpc::ReflectionService reflection;
   health.SetServingStatus(helloworld::Greeter::service_full_name(), true);
   int port = 0;
   h2rpc::ServerBuilder builder;
   builder.AddListeningPort(listen, &port);
   builder.RegisterService(&service);
   builder.RegisterService(health.service());
+  builder.RegisterService(reflection.service());
   std::unique_ptr<h2rpc::Server> server = builder.BuildAndStart();
   if (!server) {
     std::fprintf(stderr, "greeter_server: cannot listen on %s: %s\n", listen.c_str(),

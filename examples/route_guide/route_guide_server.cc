@@ -3,7 +3,8 @@
 //   route_guide_server [--listen 127.0.0.1:50051] [--db_path route_guide_db.json]
 //
 // Every call runs on its own handler thread: the database is read-only, and the notes RouteChat
-// keeps are shared between calls, so they are guarded by a mutex.
+// keeps are shared between calls, so they are guarded by a mutex. Server reflection is on, so
+// grpcurl or buf curl can call it without route_guide.proto.
 
 #include <chrono>
 #include <csignal>
@@ -17,6 +18,7 @@
 #include "route_guide.h2rpc.h"
 #include "route_guide.pb.h"
 #include "route_guide_db.h"
+#include "services/reflection/reflection_service.h"
 
 #include "common/example_util.h"
 
@@ -132,10 +134,12 @@ int main(int argc, char** argv) {
   std::printf("DB parsed, loaded %zu features.\n", features.size());
 
   RouteGuideImpl service(std::move(features));
+  h2rpc::ReflectionService reflection;
   int port = 0;
   h2rpc::ServerBuilder builder;
   builder.AddListeningPort(listen, &port);
   builder.RegisterService(&service);
+  builder.RegisterService(reflection.service());
   std::unique_ptr<h2rpc::Server> server = builder.BuildAndStart();
   if (!server) {
     std::fprintf(stderr, "route_guide_server: cannot listen on %s: %s\n", listen.c_str(),

@@ -1,14 +1,18 @@
-// An h2rpc user's program: serves consumer.v1.Greeter and the standard health service
-// (h2rpc_health) on a free loopback port, calls Greeter once through the generated stub and
-// Health/Check once as raw bytes, and exits 0 if both replies are right.
+// An h2rpc user's program: serves consumer.v1.Greeter, the standard health service
+// (h2rpc_health) and server reflection (h2rpc_reflection) on a free loopback port, calls
+// Greeter once through the generated stub, Health/Check once as raw bytes, asks reflection for
+// the services and the file describing Greeter (raw bytes too), and exits 0 if all is right.
 #include <chrono>
 #include <iostream>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "greeter.h2rpc.h"
 #include "h2rpc.h"
 #include "services/health/health_service.h"
+#include "services/reflection/reflection_service.h"
 
 namespace {
 
@@ -21,16 +25,39 @@ class GreeterImpl final : public consumer::v1::Greeter::Service {
   }
 };
 
+// Sends each request on one reflection stream; false unless every answer contains its `want`.
+bool AskReflection(h2rpc::Channel& channel,
+                   const std::vector<std::pair<std::string, std::string>>& requests_and_wants) {
+  h2rpc::ClientContext context;
+  context.set_timeout(std::chrono::seconds(10));
+  auto call =
+      channel.StartCall(context, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo");
+  bool all_found = true;
+  for (const auto& [request, want] : requests_and_wants) {
+    std::string answer;
+    if (!call->Write(request) || !call->Read(&answer) || answer.find(want) == std::string::npos) {
+      std::cerr << "consumer: reflection answer lacks \"" << want << "\"\n";
+      all_found = false;
+    }
+  }
+  call->WritesDone();
+  h2rpc::Status status = call->Finish();
+  if (!status.ok()) std::cerr << "consumer: reflection stream: " << status << "\n";
+  return all_found && status.ok();
+}
+
 }  // namespace
 
 int main() {
   GreeterImpl service;
   h2rpc::HealthService health;
+  h2rpc::ReflectionService reflection;
   int port = 0;
   h2rpc::ServerBuilder builder;
   builder.AddListeningPort("127.0.0.1:0", &port)
       .RegisterService(&service)
-      .RegisterService(health.service());
+      .RegisterService(health.service())
+      .RegisterService(reflection.service());
   std::unique_ptr<h2rpc::Server> server = builder.BuildAndStart();
   if (!server) {
     std::cerr << "consumer: server did not start: " << builder.error() << "\n";
@@ -51,12 +78,20 @@ int main() {
   std::string health_reply;
   h2rpc::Status health_status =
       channel->UnaryCall(health_context, "/grpc.health.v1.Health/Check", "", &health_reply);
+  // ServerReflectionRequest{list_services: ""} is field 7, length 0; file_containing_symbol
+  // is field 4. The answers carry the names as plain bytes.
+  const std::string symbol = "consumer.v1.Greeter";
+  bool reflected = AskReflection(
+      *channel,
+      {{std::string("\x3a\x00", 2), symbol},
+       {"\x22" + std::string(1, static_cast<char>(symbol.size())) + symbol, "greeter.proto"}});
   server->Shutdown();
 
   if (!health_status.ok() || health_reply != std::string("\x08\x01", 2)) {
     std::cerr << "consumer: health check failed: " << health_status << "\n";
     return 1;
   }
+  if (!reflected) return 1;
   if (!status.ok() || reply.message() != "Hello consumer") {
     std::cerr << "consumer: call failed: " << status << ", reply '" << reply.message() << "'\n";
     return 1;
