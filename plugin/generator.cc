@@ -12,6 +12,7 @@
 #include "plugin/generator.h"
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <memory>
 #include <string>
@@ -20,6 +21,7 @@
 
 #include <google/protobuf/compiler/cpp/names.h>
 #include <google/protobuf/descriptor.h>
+#include <google/protobuf/descriptor.pb.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream.h>
 
@@ -379,6 +381,23 @@ std::string HeaderFor(const pb::ServiceDescriptor* service) {
   return out;
 }
 
+// The global that protoc's C++ generator defines in each .pb.cc for the file's descriptors:
+// "descriptor_table_" + the file name with every non-alphanumeric byte written "_<hex>".
+std::string DescriptorTableName(const pb::FileDescriptor* file) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string name = "descriptor_table_";
+  for (unsigned char c : std::string(file->name())) {
+    if (std::isalnum(c) != 0) {
+      name += static_cast<char>(c);
+    } else {
+      name += '_';
+      if (c >= 16) name += kHex[c >> 4];
+      name += kHex[c & 15];
+    }
+  }
+  return name;
+}
+
 std::string SourceFor(const pb::ServiceDescriptor* service) {
   std::map<std::string, std::string> vars = {{"Service", ServiceClassName(service)}};
   std::string out = Substitute(
@@ -427,6 +446,10 @@ std::string SourceFor(const pb::ServiceDescriptor* service) {
   // The constructor registers one typed handler per RPC; each forwards to the virtual method, so
   // an override in the user's subclass is what runs.
   out += Substitute("\n$Service$::Service::Service() {\n", vars);
+  // protoc's C++ code has no descriptor table in the lite runtime.
+  if (service->file()->options().optimize_for() != pb::FileOptions::LITE_RUNTIME) {
+    out += "  ::h2rpc::internal::KeepLinked(&::" + DescriptorTableName(service->file()) + ");\n";
+  }
   for (int i = 0; i < service->method_count(); ++i) {
     MethodInfo m = DescribeMethod(service->method(i));
     const char* add = "";

@@ -16,6 +16,8 @@ bool WriteMessage(ServerCall& call, const google::protobuf::MessageLite& message
   return call.WriteMessage(message, options);
 }
 
+void KeepLinked(const void*) {}
+
 namespace {
 
 Status ReadOnlyRequest(ServerCall& call, google::protobuf::MessageLite& request, const char* kind) {

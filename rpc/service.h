@@ -56,6 +56,11 @@ Status FinishClientStreaming(ServerCall& call, const Status& parse_error, Status
 /// After a bidi handler returned `status`: a request that failed to parse wins.
 Status FinishBidiStreaming(const Status& parse_error, Status status);
 
+/// Does nothing. Generated service constructors pass their .proto file's descriptor table, so
+/// that the linker keeps that file's .pb.cc object: a .proto holding only services has no
+/// other symbol a program uses, and without it server reflection could not describe them.
+void KeepLinked(const void* descriptor_table);
+
 }  // namespace internal
 
 /// Typed reading side for client-streaming and bidi handlers.

@@ -15,6 +15,7 @@
 
 #include "h2rpc.h"
 #include "reflection_test_main.pb.h"
+#include "reflection_test_service.h2rpc.h"
 #include "reflection_v1.h2rpc.h"
 #include "reflection_v1.pb.h"
 #include "reflection_v1alpha.h2rpc.h"
@@ -299,6 +300,29 @@ TEST_CASE("a pool of the program's own choosing") {
         std::vector<std::string>{"only_here.proto"});
   CheckError(session.Ask(Symbol<v1::ServerReflectionRequest>("reflection_test.Probe")),
              h2rpc::StatusCode::kNotFound, "reflection_test.Probe");
+  CHECK(session.Finish().ok());
+  server->Shutdown();
+}
+
+TEST_CASE("a .proto holding only services, from a static library, is described too") {
+  // Nothing of reflection_test_service.pb.cc is used but what the generated constructor
+  // references; without that reference the linker would leave the file's descriptors out.
+  reflection_test::OnlyServices::Service only_services;
+  h2rpc::ReflectionService reflection;
+  h2rpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", &port)
+      .RegisterService(&only_services)
+      .RegisterService(reflection.service());
+  auto server = builder.BuildAndStart();
+  REQUIRE(server != nullptr);
+  SessionV1 session(h2rpc::CreateChannel("127.0.0.1:" + std::to_string(port)));
+  auto files =
+      Files(session.Ask(Symbol<v1::ServerReflectionRequest>("reflection_test.OnlyServices")));
+  CHECK(Names(files) == std::vector<std::string>{"reflection_test_service.proto",
+                                                 "reflection_test_main.proto",
+                                                 "reflection_test_base.proto"});
+  CHECK(Rebuild(files)->FindMethodByName("reflection_test.OnlyServices.Ask") != nullptr);
   CHECK(session.Finish().ok());
   server->Shutdown();
 }

@@ -39,6 +39,7 @@ std::unique_ptr<::h2rpc::ClientReaderWriter<::codegen::h2rpc::v1::Envelope, ::co
 }
 
 Echo::Service::Service() {
+  ::h2rpc::internal::KeepLinked(&::descriptor_table_codegen_5ftest_2eproto);
   ::h2rpc::Service::AddUnaryMethod<::codegen::common::Text, ::codegen::h2rpc::v1::Envelope>(
       ::codegen::h2rpc::v1::Echo::kSayMethod,
       [this](::h2rpc::ServerContext* context, const ::codegen::common::Text* request,
@@ -152,6 +153,7 @@ Keywords::Stub::class_(::h2rpc::ClientContext* context,
 }
 
 Keywords::Service::Service() {
+  ::h2rpc::internal::KeepLinked(&::descriptor_table_codegen_5ftest_2eproto);
   ::h2rpc::Service::AddUnaryMethod<::codegen::h2rpc::v1::Envelope_Header,
                                    ::codegen::h2rpc::v1::Envelope_Header>(
       ::codegen::h2rpc::v1::Keywords::kdeleteMethod,

@@ -18,6 +18,7 @@ std::unique_ptr<Service_::Stub> Service_::NewStub(std::shared_ptr<::h2rpc::Chann
 }
 
 Service_::Service::Service() {
+  ::h2rpc::internal::KeepLinked(&::descriptor_table_no_5fpackage_2eproto);
   ::h2rpc::Service::AddUnaryMethod<::Ping, ::Ping>(
       ::Service_::kPingMethod,
       [this](::h2rpc::ServerContext* context, const ::Ping* request, ::Ping* response) {
@@ -39,6 +40,7 @@ std::unique_ptr<Idle::Stub> Idle::NewStub(std::shared_ptr<::h2rpc::Channel> chan
 }
 
 Idle::Service::Service() {
+  ::h2rpc::internal::KeepLinked(&::descriptor_table_no_5fpackage_2eproto);
 }
 
 Idle::Service::~Service() = default;
