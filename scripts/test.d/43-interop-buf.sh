@@ -105,4 +105,102 @@ expect "RouteChat (bidi)" '"message": "first"' \
     '{"location":{"latitude":7,"longitude":7},"message":"second"}' |
     bufc -d @- "$rg/RouteChat" | grep -o '"message": .*')"
 stop_server route_guide_server
+
+# --- grpc.testing.TestService: gRPC's interop cases, plaintext and TLS ------------------------
+# payload_sizes: the decoded payload size of each JSON response on stdin, space-separated.
+payload_sizes() {
+  python3 -c '
+import base64, json, sys
+text, sizes = sys.stdin.read(), []
+while text.strip():
+    doc, end = json.JSONDecoder().raw_decode(text.lstrip())
+    text = text.lstrip()[end:]
+    sizes.append(str(len(base64.b64decode(doc.get("payload", {}).get("body", "")))))
+print(" ".join(sizes))'
+}
+# json_field NAME: that field of the one JSON document on stdin.
+json_field() { python3 -c "import json, sys; print(json.load(sys.stdin).get('$1'))"; }
+body_of() { head -c "$1" /dev/zero | base64 -w0; }
+work=$(mktemp -d)
+trap 'rm -rf "$out" "$work"' EXIT
+(cd "$work" &&
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 \
+    -subj "/CN=h2rpc buf CA" &&
+  openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr \
+    -subj "/CN=foo.test.google.fr" &&
+  printf 'subjectAltName=DNS:foo.test.google.fr,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' >ext.cnf &&
+  openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem \
+    -days 2 -extfile ext.cnf) >"$work/openssl.log" 2>&1 ||
+  { fail "certificates: $(tail -1 "$work/openssl.log")"; exit 1; }
+printf '{"responseSize":314159,"payload":{"body":"%s"}}' "$(body_of 271828)" >"$work/large.json"
+printf '{"responseCompressed":{"value":true},"responseSize":314159,"payload":{"body":"%s"}}' \
+  "$(body_of 271828)" >"$work/compressed.json"
+for b in 27182 8 1828 45904; do printf '{"payload":{"body":"%s"}}\n' "$(body_of $b)"; done \
+  >"$work/client_stream.json"
+for b in 31415 9 2653 58979; do
+  printf '{"responseParameters":[{"size":%d}],"payload":{"body":"%s"}}\n' "$b" "$(body_of 10)"
+done >"$work/ping_pong.json"
+special=$'\t\ntest with whitespace\r\nand Unicode BMP \u263a and non-BMP \U0001f608\t\n'
+
+for mode in plaintext tls; do
+  if [ "$mode" = tls ]; then
+    "$build/tests/interop/h2rpc-interop-server" --port=0 --bind=127.0.0.1 --use_tls=true \
+      --tls_cert_file="$work/server.pem" --tls_key_file="$work/server.key" >"$out" 2>&1 &
+    scheme=https
+    flags=(--protocol grpc --cacert "$work/ca.pem" --servername foo.test.google.fr)
+  else
+    "$build/tests/interop/h2rpc-interop-server" --port=0 --bind=127.0.0.1 >"$out" 2>&1 &
+    scheme=http
+    flags=(--protocol grpc --http2-prior-knowledge)
+  fi
+  server_pid=$!
+  server_port=""
+  for _ in $(seq 100); do
+    server_port=$(sed -n 's/.*"event":"listening","port":\([0-9]*\).*/\1/p' "$out" | head -1)
+    [ -n "$server_port" ] && break
+    sleep 0.1
+  done
+  [ -n "$server_port" ] || { fail "$mode: h2rpc-interop-server did not start: $(tail -1 "$out")"; continue; }
+  ts="$scheme://127.0.0.1:$server_port/grpc.testing.TestService"
+  tc() { timeout -k 5 30 "$buf" curl "${flags[@]}" "$@"; }
+
+  expect "$mode empty_unary" "{}" "$(tc -d '{}' "$ts/EmptyCall" | tr -d ' \n')"
+  expect "$mode large_unary (271828 B in, 314159 B out)" "314159" \
+    "$(tc -d @"$work/large.json" "$ts/UnaryCall" | payload_sizes)"
+  got=$(tc -v -d @"$work/compressed.json" "$ts/UnaryCall" 2>"$work/verbose" | payload_sizes)
+  expect "$mode server_compressed_unary (gzip)" "314159 1" \
+    "$got $(grep -c '^buf: < (#[0-9]*) Grpc-Encoding: gzip' "$work/verbose")"
+  expect "$mode server_streaming" "31415 9 2653 58979" \
+    "$(tc -d '{"responseParameters":[{"size":31415},{"size":9},{"size":2653},{"size":58979}]}' \
+      "$ts/StreamingOutputCall" | payload_sizes)"
+  expect "$mode client_streaming" "74922" \
+    "$(tc -d @"$work/client_stream.json" "$ts/StreamingInputCall" | json_field aggregatedPayloadSize)"
+  expect "$mode full_duplex" "31415 9 2653 58979" \
+    "$(tc -d @"$work/ping_pong.json" "$ts/FullDuplexCall" | payload_sizes)"
+  tc -v -H "x-grpc-test-echo-initial: test_initial_metadata_value" \
+    -H "x-grpc-test-echo-trailing-bin: q6ur" -d '{}' "$ts/UnaryCall" >/dev/null 2>"$work/verbose"
+  expect "$mode custom_metadata (echoed header and -bin trailer)" "1 1" \
+    "$(grep -c '^buf: < (#[0-9]*) X-Grpc-Test-Echo-Initial: test_initial_metadata_value' "$work/verbose") $(grep -c '^buf: < (#[0-9]*) X-Grpc-Test-Echo-Trailing-Bin: q6ur' "$work/verbose")"
+  # buf curl exits with 8 × the status code and prints the error as JSON on stderr.
+  rc=0
+  tc -d '{"responseStatus":{"code":2,"message":"test status message"}}' "$ts/UnaryCall" \
+    2>"$work/err" >/dev/null || rc=$?
+  expect "$mode status_code_and_message" "16 test status message" "$rc $(json_field message <"$work/err")"
+  python3 -c 'import json, sys; print(json.dumps({"responseStatus": {"code": 2, "message": sys.argv[1]}}))' \
+    "$special" >"$work/special.json"
+  rc=0
+  tc -d @"$work/special.json" "$ts/UnaryCall" 2>"$work/err" >/dev/null || rc=$?
+  # Compared in Python: $(...) would drop the message's trailing newline.
+  expect "$mode special_status_message (exact, whitespace and Unicode)" "16 True" "$rc $(
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["message"] == sys.argv[1])' \
+      "$special" <"$work/err")"
+  rc=0
+  tc -d '{}' "$ts/UnimplementedCall" >/dev/null 2>&1 || rc=$?
+  expect "$mode unimplemented_method" "96" "$rc"
+  rc=0
+  tc -d '{}' "$scheme://127.0.0.1:$server_port/grpc.testing.UnimplementedService/UnimplementedCall" \
+    >/dev/null 2>&1 || rc=$?
+  expect "$mode unimplemented_service" "96" "$rc"
+  stop_server "h2rpc-interop-server ($mode)"
+done
 exit "$status"

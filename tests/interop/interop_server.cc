@@ -26,6 +26,7 @@
 
 #include "grpc/testing/test.h2rpc.h"
 #include "h2rpc.h"
+#include "services/reflection/reflection_service.h"
 #include "tests/interop/interop_flags.h"
 
 namespace {
@@ -277,6 +278,8 @@ int main(int argc, char** argv) {
   TestServiceImpl test_service;
   // Registered without overrides: its one method answers UNIMPLEMENTED.
   grpc::testing::UnimplementedService::Service unimplemented_service;
+  // Lets clients without the .proto files (buf curl in scripts/test.d/43-interop-buf.sh) in.
+  h2rpc::ReflectionService reflection;
   // All interfaces by default: [::] (dual-stack), or 0.0.0.0 on a host without IPv6.
   std::vector<std::string> binds = {flags.Str("bind")};
   if (!flags.Has("bind")) binds = {"::", "0.0.0.0"};
@@ -289,6 +292,7 @@ int main(int argc, char** argv) {
     builder.AddListeningPort(address, credentials, &selected_port);
     builder.RegisterService(&test_service);
     builder.RegisterService(&unimplemented_service);
+    builder.RegisterService(reflection.service());
     server = builder.BuildAndStart();
     if (server && (selected_port != 0 || unix_socket)) break;  // a unix socket has no port
     server.reset();
