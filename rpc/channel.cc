@@ -83,6 +83,7 @@ Status PrepareCall(ClientContext& context, const ChannelOptions& options,
                       std::chrono::duration_cast<std::chrono::steady_clock::duration>(left);
     }
   }
+  call.wait_for_ready = context.wait_for_ready();
   call.send_compression = context.compression_algorithm().value_or(options.default_compression);
   call.max_receive_message_size = options.max_receive_message_size;
   call.max_send_message_size = options.max_send_message_size;
@@ -190,6 +191,45 @@ Channel::Channel(std::string target, ChannelOptions options,
 }
 
 Channel::~Channel() = default;  // the transport ends outstanding calls and joins its thread
+
+namespace {
+
+using transport::Connectivity;
+static_assert(static_cast<int>(Connectivity::kIdle) == static_cast<int>(ConnectivityState::kIdle) &&
+              static_cast<int>(Connectivity::kReady) ==
+                  static_cast<int>(ConnectivityState::kReady) &&
+              static_cast<int>(Connectivity::kShutdown) ==
+                  static_cast<int>(ConnectivityState::kShutdown));
+
+/// A system_clock deadline on the steady clock the waits use (far ones stay far).
+std::chrono::steady_clock::time_point SteadyDeadline(
+    std::chrono::system_clock::time_point deadline) {
+  const auto left = deadline - std::chrono::system_clock::now();
+  if (left > std::chrono::hours(24 * 365)) {
+    return std::chrono::steady_clock::now() + std::chrono::hours(24 * 365);
+  }
+  return std::chrono::steady_clock::now() +
+         std::chrono::duration_cast<std::chrono::steady_clock::duration>(left);
+}
+
+}  // namespace
+
+ConnectivityState Channel::GetState(bool try_to_connect) {
+  return static_cast<ConnectivityState>(transport_->GetState(try_to_connect));
+}
+
+bool Channel::WaitForStateChange(ConnectivityState last,
+                                 std::chrono::system_clock::time_point deadline) {
+  return transport_->WaitForStateChange(static_cast<Connectivity>(last), SteadyDeadline(deadline));
+}
+
+bool Channel::WaitForConnected(std::chrono::system_clock::time_point deadline) {
+  for (;;) {
+    const ConnectivityState state = GetState(/*try_to_connect=*/true);
+    if (state == ConnectivityState::kReady) return true;
+    if (state == ConnectivityState::kShutdown || !WaitForStateChange(state, deadline)) return false;
+  }
+}
 
 Status Channel::UnaryCall(ClientContext& context, std::string_view method, std::string_view request,
                           std::string* response) {

@@ -1,6 +1,7 @@
 // Channel: a client's connection to one target, shared by any number of threads.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -17,6 +18,15 @@ namespace h2rpc {
 namespace internal {
 class ClientTransport;
 }
+
+/// gRPC's channel connectivity states.
+enum class ConnectivityState {
+  kIdle,              // no connection, none being made (before the first call, or after one closed)
+  kConnecting,        // connecting (TCP, TLS, HTTP/2 settings)
+  kReady,             // connected: calls go out at once
+  kTransientFailure,  // the last attempt failed; the next waits for the backoff
+  kShutdown,          // the channel is being destroyed
+};
 
 /// A virtual connection to `target`. Thread-safe: every method may be called from any number of
 /// threads at once, and calls from all of them are multiplexed as streams over one HTTP/2
@@ -50,6 +60,15 @@ class Channel {
   /// Starts a generic streaming call; the returned call is usable at once (its Write/Read block
   /// as needed). Never null: a call that cannot start reports its Status from Finish().
   std::unique_ptr<ClientCall> StartCall(ClientContext& context, std::string_view method);
+
+  /// The connection's state. With `try_to_connect`, an idle or failed channel starts connecting
+  /// (a failed one when its backoff ends) even if no call waits.
+  ConnectivityState GetState(bool try_to_connect);
+  /// Blocks until the state is not `last` (true) or `deadline` passes (false).
+  bool WaitForStateChange(ConnectivityState last, std::chrono::system_clock::time_point deadline);
+  /// Connects (retrying with backoff) and waits until the channel is ready: true, or false if
+  /// `deadline` passed first.
+  bool WaitForConnected(std::chrono::system_clock::time_point deadline);
 
   const std::string& target() const { return target_; }
   const ChannelOptions& options() const { return options_; }

@@ -38,6 +38,13 @@ class ClientContext {
   void AddMetadata(const std::string& key, const std::string& value);
   const Metadata& client_metadata() const { return client_metadata_; }
 
+  /// Wait-for-ready (gRPC's name): while the channel cannot connect, the call waits — until the
+  /// channel connects or the deadline passes (DEADLINE_EXCEEDED) — instead of failing
+  /// UNAVAILABLE at once. Set a deadline with it. A call already sent still fails if its
+  /// connection breaks.
+  void set_wait_for_ready(bool wait_for_ready) { wait_for_ready_ = wait_for_ready; }
+  bool wait_for_ready() const { return wait_for_ready_; }
+
   /// Compression for this call's messages (overrides the channel default).
   void set_compression_algorithm(Compression c) { compression_ = c; }
   std::optional<Compression> compression_algorithm() const { return compression_; }
@@ -78,6 +85,7 @@ class ClientContext {
   std::optional<std::chrono::system_clock::time_point> deadline_;
   Metadata client_metadata_;
   std::optional<Compression> compression_;
+  bool wait_for_ready_ = false;
   Metadata server_initial_metadata_;
   Metadata server_trailing_metadata_;
   std::atomic<bool> cancel_requested_{false};

@@ -124,6 +124,9 @@ class ClientStreamState : public std::enable_shared_from_this<ClientStreamState>
   std::string first_message;
   bool has_first_message = false;
   bool half_close_at_start = false;
+  /// Waits for the channel to connect (until the deadline) instead of failing UNAVAILABLE
+  /// while it cannot; a call already sent still fails when its connection does.
+  bool wait_for_ready = false;
   /// Where commands go. `queue_keepalive` is set for streaming calls, whose ClientCall may
   /// outlive the Channel; a unary caller is inside a Channel method, so a raw pointer does.
   ClientCommandQueue* queue = nullptr;

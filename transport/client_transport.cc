@@ -197,8 +197,8 @@ class ClientConnection {
 /// The I/O thread's world. Owned by ClientTransport; runs on its thread.
 class ClientTransportImpl {
  public:
-  ClientTransportImpl(std::string target, ClientTransportOptions options,
-                      ClientCommandQueue& queue);
+  ClientTransportImpl(std::string target, ClientTransportOptions options, ClientCommandQueue& queue,
+                      ConnectivityWatch& connectivity);
   ~ClientTransportImpl();
 
   void Run();
@@ -230,7 +230,11 @@ class ClientTransportImpl {
   void OnDeadline(ClientStreamState& stream);
   void ServeWaiting();
   void OpenWaitingStreams();
+  /// Fails the waiting calls, except those that wait for ready: they stay, in order.
   void FailWaiting(const Status& status);
+  /// Someone waits for a connection during a backoff: connect again when it ends.
+  void ArmReconnect();
+  void PublishConnectivity();
   void SubmitStream(ClientConnection& connection, std::shared_ptr<ClientStreamState> stream);
 
   // Connections.
@@ -262,6 +266,7 @@ class ClientTransportImpl {
   const std::string target_;
   const ClientTransportOptions options_;
   ClientCommandQueue& queue_;
+  ConnectivityWatch& connectivity_;
   EventLoop& loop_;
   StatusOr<HostPort> host_port_;
   CallbacksPtr callbacks_;
@@ -280,6 +285,9 @@ class ClientTransportImpl {
   std::deque<std::shared_ptr<ClientStreamState>> waiting_;
   /// Set when something happened that needs another pass before the loop may sleep.
   bool more_work_ = false;
+  /// A kConnect came: connect even though no call waits.
+  bool connect_wanted_ = false;
+  EventLoop::TimerId reconnect_timer_ = 0;
 
   // Connection backoff (connection-backoff.md).
   std::chrono::milliseconds backoff_{0};  // 0: no failed attempt since the last success
@@ -371,6 +379,21 @@ CallbacksPtr MakeCallbacks() {
 // ClientCommandQueue
 
 ClientCommandQueue::~ClientCommandQueue() { DropAll(); }
+
+void ConnectivityWatch::Publish(Connectivity now) {
+  if (state_.load(std::memory_order_relaxed) == now) return;
+  {
+    std::lock_guard lock(mutex_);
+    state_.store(now, std::memory_order_release);
+  }
+  changed_.notify_all();
+}
+
+bool ConnectivityWatch::WaitForChange(Connectivity last,
+                                      std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lock(mutex_);
+  return changed_.wait_until(lock, deadline, [&] { return Get() != last; });
+}
 
 void ClientCommandQueue::Submit(ClientCommand command) {
   queue_.Push(std::move(command));
@@ -768,10 +791,11 @@ int ClientConnection::OnFrameNotSend(const nghttp2_frame* frame, int library_err
 // ClientTransportImpl
 
 ClientTransportImpl::ClientTransportImpl(std::string target, ClientTransportOptions options,
-                                         ClientCommandQueue& queue)
+                                         ClientCommandQueue& queue, ConnectivityWatch& connectivity)
     : target_(std::move(target)),
       options_(std::move(options)),
       queue_(queue),
+      connectivity_(connectivity),
       loop_(queue.loop()),
       host_port_(ParseTarget(target_)),
       callbacks_(MakeCallbacks()),
@@ -800,9 +824,31 @@ void ClientTransportImpl::Run() {
     for (auto& connection : draining_) Pump(*connection);
     ReapConnections();
     FlushWakes();
+    PublishConnectivity();
   }
   ShutdownAll();
   FlushWakes();
+  connectivity_.Publish(Connectivity::kShutdown);
+}
+
+void ClientTransportImpl::PublishConnectivity() {
+  Connectivity now = Connectivity::kIdle;
+  if (current_) {
+    switch (current_->state_) {
+      case ClientConnection::State::kReady:
+        now = Connectivity::kReady;
+        break;
+      case ClientConnection::State::kDraining:
+      case ClientConnection::State::kFailed:
+        now = Connectivity::kTransientFailure;
+        break;
+      default:
+        now = Connectivity::kConnecting;
+    }
+  } else if (backoff_.count() != 0) {
+    now = Connectivity::kTransientFailure;  // the last attempt failed; none succeeded since
+  }
+  connectivity_.Publish(now);
 }
 
 void ClientTransportImpl::WakeLater(ClientStreamState& stream) {
@@ -842,6 +888,9 @@ void ClientTransportImpl::DrainCommands() {
         break;
       case ClientCommand::Kind::kResolved:
         HandleResolved();
+        break;
+      case ClientCommand::Kind::kConnect:
+        connect_wanted_ = true;  // ServeWaiting, right after, acts on it
         break;
     }
   }
@@ -941,7 +990,15 @@ void ClientTransportImpl::AbortStream(ClientStreamState& stream, Status status,
 void ClientTransportImpl::OnDeadline(ClientStreamState& stream) {
   stream.io.deadline_timer = 0;
   stream.io.deadline_passed = true;
-  AbortStream(stream, Status(StatusCode::kDeadlineExceeded, "deadline exceeded"),
+  std::string message = "deadline exceeded";
+  // A wait-for-ready call that never got a connection: say why there was none.
+  if (stream.io.phase == ClientStreamState::IoState::Phase::kWaiting &&
+      (!current_ || current_->state_ != ClientConnection::State::kReady)) {
+    message += " while waiting for a connection to " + target_;
+    if (!last_connect_failure_.ok())
+      message += " (last attempt: " + last_connect_failure_.message() + ")";
+  }
+  AbortStream(stream, Status(StatusCode::kDeadlineExceeded, std::move(message)),
               codec::kHttp2Cancel);
   more_work_ = true;
 }
@@ -951,16 +1008,27 @@ void ClientTransportImpl::ServeWaiting() {
          waiting_.front()->io.phase == ClientStreamState::IoState::Phase::kDone) {
     waiting_.pop_front();
   }
-  if (waiting_.empty()) return;
+  if (waiting_.empty() && !connect_wanted_) return;
   if (!current_) {
     if (Clock::now() < backoff_until_) {
       FailWaiting(BackoffStatus());
+      if (!waiting_.empty() || connect_wanted_) ArmReconnect();
       return;
     }
+    connect_wanted_ = false;
     StartConnecting();
     return;
   }
+  connect_wanted_ = false;  // a connection is up or on its way
   OpenWaitingStreams();
+}
+
+void ClientTransportImpl::ArmReconnect() {
+  if (reconnect_timer_ != 0) return;
+  reconnect_timer_ = loop_.AddTimer(backoff_until_, [this] {
+    reconnect_timer_ = 0;
+    more_work_ = true;  // ServeWaiting connects, if anyone still waits
+  });
 }
 
 void ClientTransportImpl::OpenWaitingStreams() {
@@ -983,6 +1051,10 @@ void ClientTransportImpl::FailWaiting(const Status& status) {
   failed.swap(waiting_);
   for (auto& stream : failed) {
     if (stream->io.phase == ClientStreamState::IoState::Phase::kDone) continue;
+    if (stream->wait_for_ready) {
+      waiting_.push_back(std::move(stream));
+      continue;
+    }
     FinishStream(*stream, status, /*drop_unread=*/true);
   }
 }
@@ -1524,6 +1596,10 @@ Status ClientTransportImpl::BackoffStatus() const {
 }
 
 void ClientTransportImpl::ShutdownAll() {
+  if (reconnect_timer_ != 0) {
+    loop_.CancelTimer(reconnect_timer_);
+    reconnect_timer_ = 0;
+  }
   const Status bye(StatusCode::kCancelled, "channel destroyed");
   for (auto& stream : waiting_) {
     if (stream->io.phase != ClientStreamState::IoState::Phase::kDone)
@@ -1565,7 +1641,7 @@ namespace h2rpc::internal {
 ClientTransport::ClientTransport(std::string target, transport::ClientTransportOptions options)
     : queue_(std::make_shared<transport::ClientCommandQueue>()),
       impl_(std::make_unique<transport::ClientTransportImpl>(std::move(target), std::move(options),
-                                                             *queue_)) {
+                                                             *queue_, connectivity_)) {
   io_thread_ = std::thread([impl = impl_.get()] { impl->Run(); });
 }
 
@@ -1578,6 +1654,15 @@ ClientTransport::~ClientTransport() {
 
 void ClientTransport::Start(std::shared_ptr<transport::ClientStreamState> stream) {
   queue_->Submit({transport::ClientCommand::Kind::kStart, std::move(stream), nullptr});
+}
+
+transport::Connectivity ClientTransport::GetState(bool try_to_connect) {
+  const transport::Connectivity state = connectivity_.Get();
+  if (try_to_connect && (state == transport::Connectivity::kIdle ||
+                         state == transport::Connectivity::kTransientFailure)) {
+    queue_->Submit({transport::ClientCommand::Kind::kConnect, nullptr, nullptr});
+  }
+  return state;
 }
 
 }  // namespace h2rpc::internal

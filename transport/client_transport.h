@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -37,6 +38,7 @@ struct ClientCommand {
     kCancel,     // end `stream` with its cancel_status(); RST_STREAM(CANCEL) if on the wire
     kConsume,    // the reader drained `stream`: give back the window held for it
     kResolved,   // the resolver thread finished (no stream)
+    kConnect,    // connect now if idle or failed, as if a call waited (no stream)
   };
   Kind kind;
   std::shared_ptr<ClientStreamState> stream;
@@ -77,6 +79,24 @@ class ClientCommandQueue {
   const std::shared_ptr<BufferPool> large_buffers_ = std::make_shared<BufferPool>();
 };
 
+/// gRPC's channel connectivity states (connectivity-semantics-and-api.md).
+enum class Connectivity : uint8_t { kIdle, kConnecting, kReady, kTransientFailure, kShutdown };
+
+/// The I/O thread's connection state, published for any thread to read or wait on.
+class ConnectivityWatch {
+ public:
+  Connectivity Get() const { return state_.load(std::memory_order_acquire); }
+  /// I/O thread: records `now`; wakes the waiters if it changed (costs one load otherwise).
+  void Publish(Connectivity now);
+  /// True once the state is not `last`; false if `deadline` came first.
+  bool WaitForChange(Connectivity last, std::chrono::steady_clock::time_point deadline);
+
+ private:
+  std::atomic<Connectivity> state_{Connectivity::kIdle};
+  std::mutex mutex_;
+  std::condition_variable changed_;
+};
+
 /// What the transport needs from ChannelOptions (transport/ does not include rpc/).
 struct ClientTransportOptions {
   uint32_t stream_window = 4 * 1024 * 1024;
@@ -113,11 +133,20 @@ class ClientTransport {
   /// Hands a prepared call to the I/O thread. Lock-free.
   void Start(std::shared_ptr<transport::ClientStreamState> stream);
 
+  /// The connection's state; with `try_to_connect`, an idle or failed channel starts connecting
+  /// (after its backoff, if one runs).
+  transport::Connectivity GetState(bool try_to_connect);
+  bool WaitForStateChange(transport::Connectivity last,
+                          std::chrono::steady_clock::time_point deadline) {
+    return connectivity_.WaitForChange(last, deadline);
+  }
+
   transport::ClientCommandQueue* queue() { return queue_.get(); }
   const std::shared_ptr<transport::ClientCommandQueue>& shared_queue() { return queue_; }
 
  private:
   std::shared_ptr<transport::ClientCommandQueue> queue_;
+  transport::ConnectivityWatch connectivity_;
   std::unique_ptr<transport::ClientTransportImpl> impl_;
   std::thread io_thread_;
 };
