@@ -733,8 +733,10 @@ int ClientConnection::OnStreamClose(int32_t stream_id, uint32_t error_code) {
   }
   ReleaseQueuedMessages(io);
   // Nothing can send the request again now (no retry, nghttp2 forgot the stream): a large one
-  // goes back to the channel's pool for the next call's frame.
-  if (stream->has_first_message) {
+  // goes back to the channel's pool for the next call's frame — unless DATA frames of it still
+  // wait in output_ (a stream reset while the socket was full): the next call would write its
+  // own request over bytes this stream's frames are yet to send. It is freed with the state.
+  if (stream->has_first_message && !output_.References(&stream->first_message)) {
     owner_.queue_.large_buffers()->Give(std::move(stream->first_message));
   }
   if (!stream->finished()) {

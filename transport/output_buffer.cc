@@ -104,6 +104,13 @@ ssize_t OutputBuffer::FlushTo(int fd) {
   });
 }
 
+bool OutputBuffer::References(const std::string* owner) const {
+  for (const Segment& segment : segments_) {
+    if (segment.owner.get() == owner) return true;
+  }
+  return false;
+}
+
 void OutputBuffer::Clear() {
   segments_.clear();
   size_ = 0;

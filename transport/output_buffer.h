@@ -35,6 +35,10 @@ class OutputBuffer {
 
   void Clear();
 
+  /// Whether an unwritten segment still references bytes of `owner` (the string its
+  /// AppendRef owner points to). Such a string must not change until it is written.
+  bool References(const std::string* owner) const;
+
  private:
   struct Segment {
     std::string owned;                         // used when `owner` is null

@@ -1,0 +1,73 @@
+// OutputBuffer: gather writes that copy small frames and reference message bytes in place.
+#include <doctest/doctest.h>
+#include <sys/uio.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <memory>
+#include <string>
+
+#include "transport/output_buffer.h"
+
+namespace h2rpc::transport {
+namespace {
+
+/// A writev like a socket with room for `limit` bytes: takes that much, then says EAGAIN.
+auto Writer(std::string* out, size_t limit) {
+  return [out, room = limit](const iovec* iov, int count) mutable -> ssize_t {
+    if (room == 0) {
+      errno = EAGAIN;
+      return -1;
+    }
+    size_t taken = 0;
+    for (int i = 0; i < count && taken < room; ++i) {
+      const size_t n = std::min(iov[i].iov_len, room - taken);
+      out->append(static_cast<const char*>(iov[i].iov_base), n);
+      taken += n;
+    }
+    room -= taken;
+    return static_cast<ssize_t>(taken);
+  };
+}
+
+TEST_CASE("copied and referenced bytes go out in order, partial writes resume") {
+  OutputBuffer buffer;
+  auto message = std::make_shared<const std::string>("0123456789");
+  buffer.AppendCopy(reinterpret_cast<const uint8_t*>("head"), 4);
+  buffer.AppendRef(message, message->data() + 2, 6);
+  buffer.AppendCopy(reinterpret_cast<const uint8_t*>("tail"), 4);
+  CHECK(buffer.size() == 14);
+  std::string wire;
+  CHECK(buffer.Flush(Writer(&wire, 5)) == 5);
+  CHECK(buffer.Flush(Writer(&wire, 100)) == 9);
+  CHECK(wire == "head234567tail");
+  CHECK(buffer.empty());
+}
+
+TEST_CASE("References: true while unwritten bytes of the owner remain, false once written") {
+  // A client unary request lives in its call state; it may go back to the buffer pool only
+  // when no queued DATA frame still points into it (a reset stream with a full socket).
+  struct CallState {
+    std::string first_message = std::string(1000, 'x');
+  };
+  auto state = std::make_shared<CallState>();
+  std::shared_ptr<const std::string> owner(state, &state->first_message);
+  std::string other = "other";
+
+  OutputBuffer buffer;
+  CHECK_FALSE(buffer.References(&state->first_message));
+  buffer.AppendCopy(reinterpret_cast<const uint8_t*>("frame-header"), 9);
+  buffer.AppendRef(owner, state->first_message.data(), 600);
+  CHECK(buffer.References(&state->first_message));
+  CHECK_FALSE(buffer.References(&other));
+
+  std::string wire;
+  buffer.Flush(Writer(&wire, 300));  // part of the referenced bytes still waits
+  CHECK(buffer.References(&state->first_message));
+  buffer.Flush(Writer(&wire, 1000));
+  CHECK_FALSE(buffer.References(&state->first_message));
+  CHECK(wire.size() == 609);
+}
+
+}  // namespace
+}  // namespace h2rpc::transport
