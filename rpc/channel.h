@@ -62,7 +62,7 @@ class Channel {
   std::unique_ptr<ClientCall> StartCall(ClientContext& context, std::string_view method);
 
   /// The connection's state. With `try_to_connect`, an idle or failed channel starts connecting
-  /// (a failed one when its backoff ends) even if no call waits.
+  /// even if no call waits, and keeps trying (after each backoff) until it is connected.
   ConnectivityState GetState(bool try_to_connect);
   /// Blocks until the state is not `last` (true) or `deadline` passes (false).
   bool WaitForStateChange(ConnectivityState last, std::chrono::system_clock::time_point deadline);

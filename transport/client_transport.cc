@@ -285,7 +285,7 @@ class ClientTransportImpl {
   std::deque<std::shared_ptr<ClientStreamState>> waiting_;
   /// Set when something happened that needs another pass before the loop may sleep.
   bool more_work_ = false;
-  /// A kConnect came: connect even though no call waits.
+  /// A kConnect came: connect (through backoffs) even though no call waits, until ready.
   bool connect_wanted_ = false;
   EventLoop::TimerId reconnect_timer_ = 0;
 
@@ -850,6 +850,9 @@ void ClientTransportImpl::PublishConnectivity() {
   } else if (backoff_.count() != 0) {
     now = Connectivity::kTransientFailure;  // the last attempt failed; none succeeded since
   }
+  // A wish to connect lasts until a connection is ready: a waiter for the state may not see a
+  // failed attempt that started and ended within one pass, so it could not renew the wish.
+  if (now == Connectivity::kReady) connect_wanted_ = false;
   connectivity_.Publish(now);
 }
 
@@ -1017,11 +1020,9 @@ void ClientTransportImpl::ServeWaiting() {
       if (!waiting_.empty() || connect_wanted_) ArmReconnect();
       return;
     }
-    connect_wanted_ = false;
     StartConnecting();
     return;
   }
-  connect_wanted_ = false;  // a connection is up or on its way
   OpenWaitingStreams();
 }
 

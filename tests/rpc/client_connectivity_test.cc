@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <future>
+#include <memory>
 #include <string>
 #include <thread>
 
@@ -47,10 +48,20 @@ Status Call(Channel& channel, bool wait_for_ready, std::chrono::milliseconds tim
   return channel.UnaryCall(ctx, "/test.Echo/Unary", "ping", reply != nullptr ? reply : &ignored);
 }
 
-FakeServer::Options On(int port) {
-  FakeServer::Options o;
-  o.port = port;
-  return o;
+/// An h2rpc echo server on `port`, for the tests where it comes up while the client already
+/// tries (a FakeServer's callbacks must be set before any connection arrives).
+std::unique_ptr<Server> EchoServerOn(int port) {
+  ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:" + std::to_string(port))
+      .RegisterMethod("/test.Echo/Unary", RpcKind::kUnary, [](ServerContext&, ServerCall& call) {
+        std::string message;
+        if (!call.Read(&message)) return Status(StatusCode::kInternal, "no request");
+        call.Write(message);
+        return Status();
+      });
+  std::unique_ptr<Server> server = builder.BuildAndStart();
+  REQUIRE_MESSAGE(server != nullptr, builder.error().ToString());
+  return server;
 }
 
 }  // namespace
@@ -72,8 +83,7 @@ TEST_CASE("wait_for_ready: the call waits through failed attempts until the serv
   CHECK(channel->GetState(false) == ConnectivityState::kTransientFailure);
   CHECK(waiting.wait_for(0s) == std::future_status::timeout);
 
-  FakeServer server(On(port));
-  InstallEcho(server);
+  auto server = EchoServerOn(port);
   REQUIRE(waiting.wait_for(5s) == std::future_status::ready);
   auto [status, reply] = waiting.get();
   CHECK_MESSAGE(status.ok(), status.ToString());
@@ -136,8 +146,7 @@ TEST_CASE("WaitForConnected: false at the deadline with no server, true once one
     return channel->WaitForConnected(std::chrono::system_clock::now() + 10s);
   });
   std::this_thread::sleep_for(400ms);
-  FakeServer server(On(port));
-  InstallEcho(server);
+  auto server = EchoServerOn(port);
   REQUIRE(connected.wait_for(5s) == std::future_status::ready);
   CHECK(connected.get());
   CHECK(Call(*channel, false, 5s).ok());
