@@ -10,21 +10,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${BUILD_DIR:-build}
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO=sudo
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null 2>&1 ||
-    { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends nodejs npm; }
-fi
 dest="$build/grpcjs"
-mkdir -p "$dest"
-cp peers/grpcjs/package.json peers/grpcjs/package-lock.json "$dest/"
-# --ignore-scripts: protobufjs' postinstall only prints a notice; nothing here needs building.
-if ! (cd "$dest" && timeout 300 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error); then
-  echo "42-interop-grpcjs: 'npm ci' of peers/grpcjs/package-lock.json failed (is the npm registry reachable?)" >&2
-  exit 1
-fi
+. scripts/npm-peer.sh
+install_npm_peer peers/grpcjs "$dest"
 status=0
 tests/interop/run_matrix.sh "$build" grpcjs:h2rpc h2rpc:grpcjs grpcjs:grpcjs || status=1
 

@@ -8,21 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 build=${BUILD_DIR:-build}
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO=sudo
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null 2>&1 ||
-    { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends nodejs npm; }
-fi
 dest="$build/buf"
-mkdir -p "$dest"
-cp peers/buf/package.json peers/buf/package-lock.json "$dest/"
-# --ignore-scripts: the postinstall step only links the platform's binary; bin/buf finds it.
-if ! (cd "$dest" && timeout 300 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error); then
-  echo "43-interop-buf: 'npm ci' of peers/buf/package-lock.json failed (is the npm registry reachable?)" >&2
-  exit 1
-fi
+. scripts/npm-peer.sh
+install_npm_peer peers/buf "$dest"
 buf="$dest/node_modules/.bin/buf"
 "$buf" --version >/dev/null
 
