@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -990,6 +991,85 @@ TEST_CASE("client: a peer that does not speak HTTP/2 fails the call UNAVAILABLE 
   CHECK(s.message().find("HTTP/2") != std::string::npos);
   peer.join();
   close(listener);
+}
+
+/// HTTP/2 frames of `stream_id` and `type` in `wire` (client preface skipped), payloads joined.
+std::string FramePayloads(const std::string& wire, uint8_t type, uint32_t stream_id) {
+  std::string out;
+  size_t at = 24;  // "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+  while (at + 9 <= wire.size()) {
+    const auto byte = [&](size_t i) { return static_cast<uint8_t>(wire[at + i]); };
+    const size_t length = (size_t{byte(0)} << 16) | (size_t{byte(1)} << 8) | byte(2);
+    const uint32_t id = ((uint32_t{byte(5)} & 0x7f) << 24) | (uint32_t{byte(6)} << 16) |
+                        (uint32_t{byte(7)} << 8) | byte(8);
+    if (at + 9 + length > wire.size()) break;  // cut off by the end of the capture
+    if (byte(3) == type && id == stream_id) {
+      size_t begin = at + 9, end = begin + length;
+      if (byte(4) & 0x8) end -= static_cast<uint8_t>(wire[begin++]);  // PADDED
+      out.append(wire, begin, end - begin);
+    }
+    at += 9 + length;
+  }
+  return out;
+}
+
+TEST_CASE("client: a call reset while the socket is full still sends its own bytes") {
+  // A peer that grants every flow-control window and then stops reading the socket: the first
+  // call's DATA frames are still queued in the client (referencing its request buffer) when its
+  // deadline resets the stream. The second call, of the same size, must not be handed that
+  // buffer and write its bytes over ones the first stream has yet to send.
+  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int small = 4096;  // accepted sockets inherit it: the peer's kernel buffers little
+  setsockopt(listener, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&address), length) == 0);
+  REQUIRE(listen(listener, 4) == 0);
+  getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+  std::atomic<bool> drain{false};
+  std::string wire;
+  std::thread peer([&] {
+    const int fd = accept(listener, nullptr, nullptr);
+    if (fd < 0) return;
+    const uint8_t greeting[] = {
+        0,    0,    6,    0x4,  0,    0,    0, 0, 0,  // SETTINGS, 6 bytes
+        0,    0x4,  0x7f, 0xff, 0xff, 0xff,           // INITIAL_WINDOW_SIZE 2^31-1
+        0,    0,    4,    0x8,  0,    0,    0, 0, 0,  // WINDOW_UPDATE, connection
+        0x7f, 0xff, 0x00, 0x00,  // + 2^31-65536: the connection window near 2^31-1
+    };
+    ssize_t n = write(fd, greeting, sizeof greeting);
+    (void)n;
+    while (!drain.load()) std::this_thread::sleep_for(1ms);
+    char buf[65536];
+    for (;;) {  // everything the client has queued, until it goes quiet
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 1000) <= 0) break;
+      n = read(fd, buf, sizeof buf);
+      if (n <= 0) break;
+      wire.append(buf, static_cast<size_t>(n));
+    }
+    close(fd);
+  });
+  const size_t size = 6 * 1024 * 1024;  // more than loopback buffers hold (tcp_wmem max 4 MiB)
+  auto channel = Channel::Create("127.0.0.1:" + std::to_string(ntohs(address.sin_port)));
+  for (char fill : {'A', 'B'}) {
+    ClientContext context;
+    context.set_timeout(300ms);
+    CHECK(Unary(*channel, std::string(size, fill), nullptr, &context).code() ==
+          StatusCode::kDeadlineExceeded);
+  }
+  drain = true;
+  peer.join();
+  close(listener);
+  const std::string first = FramePayloads(wire, 0x0, 1);
+  const std::string second = FramePayloads(wire, 0x0, 3);
+  REQUIRE(first.size() > 5);
+  CHECK(first.size() < size + 5);  // reset before it was all sent: the case under test
+  CHECK(first.find_first_not_of('A', 5) == std::string::npos);
+  CHECK(second.find_first_not_of('B', 5) == std::string::npos);
+  CHECK(FramePayloads(wire, 0x3, 1).size() == 4);  // and RST_STREAM followed
 }
 
 TEST_CASE("client: destroying the Channel ends outstanding calls") {
