@@ -1283,7 +1283,10 @@ void ClientTransportImpl::StartTls(ClientConnection& connection) {
   const std::string& host = options_.tls_target_name_override.empty()
                                 ? host_port_->host
                                 : options_.tls_target_name_override;
-  Status started = connection.link_.UseTls(connection.fd_, options_.tls, host);
+  const std::string dialled = host_port_->unix_address
+                                  ? host_port_->unix_address->ToString()
+                                  : host_port_->host + ":" + std::to_string(host_port_->port);
+  Status started = connection.link_.UseTls(connection.fd_, options_.tls, host, dialled);
   if (!started.ok()) {
     FailConnection(connection, started);
     return;

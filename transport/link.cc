@@ -75,7 +75,7 @@ std::string Ia5(const ASN1_IA5STRING* s) {
 }  // namespace
 
 Status Link::UseTls(int fd, const std::shared_ptr<const TlsContext>& context,
-                    const std::string& verify_host) {
+                    const std::string& verify_host, const std::string& session_key) {
   fd_ = fd;
   context_ = context;
   ERR_clear_error();
@@ -107,6 +107,11 @@ Status Link::UseTls(int fd, const std::shared_ptr<const TlsContext>& context,
   if (!ok) {
     return Status(StatusCode::kUnavailable, "cannot verify TLS peer name \"" + host +
                                                 "\": " + TakeOpenSslError("invalid name"));
+  }
+  if (!session_key.empty()) {
+    // The name verified is part of the key: a session vouches for the name it was verified as.
+    session_key_ = host + "@" + session_key;
+    context->UseSessionCache(ssl_.get(), &session_key_);
   }
   return Status();
 }
@@ -240,6 +245,7 @@ PeerIdentity Link::Peer() const {
   if (!ssl_) return identity;
   identity.tls = true;
   identity.tls_version = SSL_get_version(ssl_.get());
+  identity.session_reused = SSL_session_reused(ssl_.get()) == 1;
   X509* cert = SSL_get0_peer_certificate(ssl_.get());
   if (cert == nullptr) return identity;
   identity.authenticated =

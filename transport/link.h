@@ -37,8 +37,10 @@ class Link {
   void UsePlain(int fd) { fd_ = fd; }
   /// TLS over `fd`. Client (`context` not a server one): `verify_host` is the name (or IP
   /// address) the server's certificate must carry; also sent as SNI when it is a name.
+  /// `session_key` names the server for session resumption (the address dialled); empty: no
+  /// resumption.
   Status UseTls(int fd, const std::shared_ptr<const TlsContext>& context,
-                const std::string& verify_host);
+                const std::string& verify_host, const std::string& session_key = {});
 
   bool tls() const { return ssl_ != nullptr; }
   bool handshake_done() const { return handshake_done_; }
@@ -72,6 +74,7 @@ class Link {
   std::string PendingAlert();
 
   int fd_ = -1;
+  std::string session_key_;  // referenced by ssl_ (ex_data): declared first, destroyed last
   std::unique_ptr<SSL, SslDeleter> ssl_;
   std::shared_ptr<const TlsContext> context_;
   bool handshake_done_ = false;

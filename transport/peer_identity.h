@@ -16,6 +16,9 @@ struct PeerIdentity {
   bool authenticated = false;
   /// Negotiated protocol: "TLSv1.2" or "TLSv1.3".
   std::string tls_version;
+  /// The handshake resumed an earlier session (a ticket): no certificate was sent on this
+  /// connection; the fields below are those verified when the session began.
+  bool session_reused = false;
   /// Subject of the peer's certificate in RFC 2253 form ("CN=client,O=example"); empty if none.
   std::string subject;
   /// Subject alternative names of the peer's certificate, by kind.

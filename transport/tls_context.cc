@@ -110,7 +110,56 @@ int SelectAlpn(SSL*, const unsigned char** out, unsigned char* outlen, const uns
 /// "Don't verify" modes: accept whatever certificate the client sends.
 int AcceptAnyCertificate(int, X509_STORE_CTX*) { return 1; }
 
+/// ex_data slots: the TlsContext on its SSL_CTX, the session key on each client SSL.
+int ContextIndex() {
+  static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+int SessionKeyIndex() {
+  static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+  return index;
+}
+
 }  // namespace
+
+TlsContext::~TlsContext() {
+  for (auto& [key, session] : sessions_) SSL_SESSION_free(session);
+}
+
+void TlsContext::UseSessionCache(SSL* ssl, const std::string* key) const {
+  SSL_set_ex_data(ssl, SessionKeyIndex(), const_cast<std::string*>(key));
+  std::lock_guard<std::mutex> lock(sessions_mu_);
+  auto it = sessions_.find(*key);
+  if (it != sessions_.end()) SSL_set_session(ssl, it->second);  // takes its own reference
+}
+
+size_t TlsContext::cached_sessions() const {
+  std::lock_guard<std::mutex> lock(sessions_mu_);
+  return sessions_.size();
+}
+
+int TlsContext::OnNewSession(SSL* ssl, SSL_SESSION* issued) {
+  const auto* key = static_cast<const std::string*>(SSL_get_ex_data(ssl, SessionKeyIndex()));
+  const auto* self =
+      static_cast<const TlsContext*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ContextIndex()));
+  if (key == nullptr || self == nullptr || SSL_SESSION_is_resumable(issued) != 1) return 0;
+  // A copy: OpenSSL marks the connection's own session unresumable when the connection ends
+  // without close_notify (a server's GOAWAY and close, a channel destroyed), which says nothing
+  // against the ticket.
+  SSL_SESSION* session = SSL_SESSION_dup(issued);
+  if (session == nullptr) return 0;
+  std::lock_guard<std::mutex> lock(self->sessions_mu_);
+  auto [it, inserted] = self->sessions_.try_emplace(*key, session);
+  if (!inserted) {
+    SSL_SESSION_free(it->second);  // TLS 1.3 servers send several tickets: keep the newest
+    it->second = session;
+  } else if (self->sessions_.size() > kMaxCachedSessions) {
+    auto victim = self->sessions_.begin() == it ? std::next(it) : self->sessions_.begin();
+    SSL_SESSION_free(victim->second);
+    self->sessions_.erase(victim);
+  }
+  return 0;  // OpenSSL keeps (and frees) `issued`; we own the copy
+}
 
 std::string TakeOpenSslError(const char* fallback) {
   const unsigned long err = ERR_peek_last_error();
@@ -153,6 +202,9 @@ StatusOr<std::shared_ptr<const TlsContext>> TlsContext::ForClient(const TlsClien
     }
   }
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  SSL_CTX_set_ex_data(ctx, ContextIndex(), context.get());
+  SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+  SSL_CTX_sess_set_new_cb(ctx, &TlsContext::OnNewSession);
   // Note: SSL_CTX_set_alpn_protos returns 0 on success (unlike most of OpenSSL).
   if (SSL_CTX_set_alpn_protos(ctx, kAlpnH2, sizeof(kAlpnH2)) != 0)
     return Invalid("cannot set ALPN");
@@ -201,6 +253,10 @@ StatusOr<std::shared_ptr<const TlsContext>> TlsContext::ForServer(const TlsServe
       break;
   }
   context->verifies_peer_ = verify;
+  // Without a session id context OpenSSL refuses to resume a session whose client certificate
+  // it verified (the handshake fails): any fixed value will do, one context per server.
+  static constexpr unsigned char kSessionIdContext[] = "h2rpc";
+  SSL_CTX_set_session_id_context(ctx, kSessionIdContext, sizeof kSessionIdContext - 1);
   SSL_CTX_set_alpn_select_cb(ctx, SelectAlpn, nullptr);
   return std::shared_ptr<const TlsContext>(std::move(context));
 }

@@ -3,11 +3,18 @@
 //
 // Policy, the same for both sides: TLS 1.2 or 1.3 only, ALPN "h2" offered and required
 // (RFC 9113 §3.2; gRPC rides on HTTP/2 only), no renegotiation.
+//
+// Resumption: a client context keeps the last resumable session each server issued, keyed by
+// the name verified and the address dialled, so a reconnect (or another channel built from the
+// same credentials) skips the certificate exchange and its signature checks. Servers issue
+// tickets (OpenSSL's default) and accept resumption, also with client certificates.
 #pragma once
 
 #include <openssl/ssl.h>
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -61,8 +68,22 @@ class TlsContext {
   /// Server: a client certificate counts as verified (vs. merely accepted).
   bool verifies_peer() const { return verifies_peer_; }
 
+  /// Client: offers the session last issued for `key` on `ssl` (no-op if none), and files the
+  /// sessions the server issues on this connection under `key`, which must outlive `ssl`.
+  void UseSessionCache(SSL* ssl, const std::string* key) const;
+  /// Client: sessions kept, for tests.
+  size_t cached_sessions() const;
+
+  ~TlsContext();
+
  private:
+  static int OnNewSession(SSL* ssl, SSL_SESSION* issued);
+
   std::unique_ptr<SSL_CTX, SslCtxDeleter> ctx_;
+  // Client session cache, bounded (one entry per server a process talks to, typically few).
+  static constexpr size_t kMaxCachedSessions = 256;
+  mutable std::mutex sessions_mu_;
+  mutable std::map<std::string, SSL_SESSION*> sessions_;  // each holds one reference
   bool is_server_ = false;
   bool verifies_peer_ = false;
 };

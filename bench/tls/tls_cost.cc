@@ -5,12 +5,15 @@
 // DIR holds ca.pem, server.pem and server.key (tests/tls/make_certs.sh DIR makes them; the
 // server certificate must name 127.0.0.1). For plaintext and for TLS it measures
 //   connections/s: a new Channel, one unary call (which connects and handshakes), Channel gone;
+//     over TLS twice: with new credentials per channel (a full handshake each time) and with
+//     one credentials object for all (each connection resumes the session of the one before);
 //   unary latency: N sequential unary calls (16-byte payload) on one warm channel, p50 / p99.
 // The server runs in the same process (its own I/O thread); both sides share the machine.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -42,14 +45,18 @@ struct Result {
   double p99_us = 0;
 };
 
-Result Measure(const std::string& target, const std::shared_ptr<h2rpc::ChannelCredentials>& creds,
+using CredentialsFactory = std::function<std::shared_ptr<h2rpc::ChannelCredentials>()>;
+
+/// `fresh`: credentials for each new channel (with them, a fresh TLS session cache).
+Result Measure(const std::string& target, const CredentialsFactory& fresh, bool share,
                double seconds, int calls) {
   Result result;
   int connections = 0;
+  const auto shared = fresh();
   const auto start = Clock::now();
   const auto until = start + std::chrono::duration<double>(seconds);
   while (Clock::now() < until) {
-    auto channel = h2rpc::CreateChannel(target, creds);
+    auto channel = h2rpc::CreateChannel(target, share ? shared : fresh());
     if (h2rpc::Status s = Call(*channel); !s.ok()) {
       std::fprintf(stderr, "connect+call failed: %s\n", s.ToString().c_str());
       std::exit(1);
@@ -59,7 +66,7 @@ Result Measure(const std::string& target, const std::shared_ptr<h2rpc::ChannelCr
   result.connections_per_second =
       connections / std::chrono::duration<double>(Clock::now() - start).count();
 
-  auto channel = h2rpc::CreateChannel(target, creds);
+  auto channel = h2rpc::CreateChannel(target, shared);
   for (int i = 0; i < 100; ++i) Call(*channel);  // warm up
   std::vector<double> latencies;
   latencies.reserve(static_cast<size_t>(calls));
@@ -115,15 +122,18 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "server: %s\n", builder.error().ToString().c_str());
     return 1;
   }
-  const Result plain = Measure("127.0.0.1:" + std::to_string(plain_port),
-                               h2rpc::InsecureChannelCredentials(), seconds, calls);
-  const Result tls = Measure("127.0.0.1:" + std::to_string(tls_port),
-                             h2rpc::SslCredentials(client_tls), seconds, calls);
-  std::printf("%-10s %14s %10s %10s\n", "transport", "connections/s", "p50 us", "p99 us");
-  std::printf("%-10s %14.0f %10.1f %10.1f\n", "plaintext", plain.connections_per_second,
-              plain.p50_us, plain.p99_us);
-  std::printf("%-10s %14.0f %10.1f %10.1f\n", "tls", tls.connections_per_second, tls.p50_us,
-              tls.p99_us);
+  const std::string plain_target = "127.0.0.1:" + std::to_string(plain_port);
+  const std::string tls_target = "127.0.0.1:" + std::to_string(tls_port);
+  const auto tls_credentials = [&client_tls] { return h2rpc::SslCredentials(client_tls); };
+  const Result plain =
+      Measure(plain_target, h2rpc::InsecureChannelCredentials, true, seconds, calls);
+  const Result full = Measure(tls_target, tls_credentials, false, seconds, calls);
+  const Result resumed = Measure(tls_target, tls_credentials, true, seconds, calls);
+  std::printf("%-12s %14s %10s %10s\n", "transport", "connections/s", "p50 us", "p99 us");
+  for (const auto& [name, r] :
+       {std::pair{"plaintext", plain}, std::pair{"tls", full}, std::pair{"tls-resumed", resumed}}) {
+    std::printf("%-12s %14.0f %10.1f %10.1f\n", name, r.connections_per_second, r.p50_us, r.p99_us);
+  }
   server->Shutdown();
   return 0;
 }

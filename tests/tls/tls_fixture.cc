@@ -74,6 +74,13 @@ void RegisterTestMethods(ServerBuilder& builder) {
                "|" + who.subject + "|" + Join(who.uri_sans) + "|" + Join(who.dns_sans));
     return Status();
   });
+  builder.RegisterMethod("/t.E/Resumed", RpcKind::kUnary,
+                         [](ServerContext& context, ServerCall& call) {
+                           std::string ignored;
+                           call.Read(&ignored);
+                           call.Write(context.peer_identity().session_reused ? "resumed" : "new");
+                           return Status();
+                         });
 }
 
 TlsServer StartTlsServer(const std::shared_ptr<ServerCredentials>& credentials,

@@ -26,6 +26,16 @@ std::string Who(Channel& channel) {
   return reply;
 }
 
+/// "resumed" or "new": how the server saw this channel's connection start.
+std::string Handshake(Channel& channel) {
+  ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  std::string reply;
+  const Status s = channel.UnaryCall(context, "/t.E/Resumed", "", &reply);
+  REQUIRE_MESSAGE(s.ok(), s.ToString());
+  return reply;
+}
+
 void RunEveryCallKind(Channel& channel) {
   std::string reply;
   Status s = CallUnary(channel, &reply);
@@ -146,6 +156,65 @@ TEST_CASE("many calls in parallel over one TLS connection") {
   }
   for (auto& thread : threads) thread.join();
   CHECK(ok.load() == 200);
+}
+
+TEST_CASE("session resumption: channels sharing credentials resume, mutual TLS identity intact") {
+  SslServerCredentialsOptions server = ServerTlsOptions(Certs().server_cert, Certs().server_key);
+  server.pem_root_certs = Certs().ca;
+  server.client_certificate_request = SslClientCertificateRequest::kRequireAndVerify;
+  TlsServer ts = StartTlsServer(SslServerCredentials(server));
+  const std::string target = "127.0.0.1:" + std::to_string(ts.port);
+  for (TlsVersion version : {TlsVersion::kTls12, TlsVersion::kTls13}) {
+    const std::string name = version == TlsVersion::kTls12 ? "TLSv1.2" : "TLSv1.3";
+    CAPTURE(name);
+    SslCredentialsOptions options = TrustTestCa();
+    options.pem_cert_chain = Certs().client_cert;
+    options.pem_private_key = Certs().client_key;
+    options.max_tls_version = version;
+    auto credentials = SslCredentials(options);
+    auto first = CreateChannel(target, credentials, FastFailOptions());
+    CHECK(Handshake(*first) == "new");
+    auto second = CreateChannel(target, credentials, FastFailOptions());
+    CHECK(Handshake(*second) == "resumed");
+    // What the server verified when the session began still holds on the resumed connection.
+    CHECK(Who(*second) == "tls|authenticated|" + name +
+                              "|CN=test-client|spiffe://h2rpc.test/client|client.h2rpc.test");
+    RunEveryCallKind(*second);
+    // Other credentials, another cache: a full handshake.
+    CHECK(Handshake(*TlsChannel(target, options)) == "new");
+  }
+}
+
+TEST_CASE("session resumption: a reconnect of the same channel resumes") {
+  // The server ends each connection after 300 ms (graceful GOAWAY), so the channel reconnects.
+  TlsServer ts = StartTlsServer(
+      SslServerCredentials(ServerTlsOptions(Certs().server_cert, Certs().server_key)),
+      [](ServerBuilder& builder) {
+        builder.options().max_connection_age = std::chrono::milliseconds(300);
+        builder.options().max_connection_age_grace = std::chrono::milliseconds(1000);
+      });
+  auto channel = TlsChannel("127.0.0.1:" + std::to_string(ts.port), TrustTestCa());
+  CHECK(Handshake(*channel) == "new");
+  std::string seen;
+  for (int i = 0; i < 100 && seen != "resumed"; ++i) {  // ≤ 5 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    seen = Handshake(*channel);
+  }
+  CHECK(seen == "resumed");
+}
+
+TEST_CASE("session resumption: a session is offered only for the name and address it began with") {
+  TlsServer ts = StartTlsServer(
+      SslServerCredentials(ServerTlsOptions(Certs().server_cert, Certs().server_key)));
+  auto credentials = SslCredentials(TrustTestCa());
+  const std::string port = std::to_string(ts.port);
+  CHECK(Handshake(*CreateChannel("127.0.0.1:" + port, credentials, FastFailOptions())) == "new");
+  // Same server, but a different name to verify: the session proves nothing about that name.
+  CHECK(Handshake(*CreateChannel("localhost:" + port, credentials, FastFailOptions())) == "new");
+  CHECK(Handshake(*CreateChannel("localhost:" + port, credentials, FastFailOptions())) ==
+        "resumed");
+  CHECK(Handshake(*CreateChannel("127.0.0.1:" + port, credentials, FastFailOptions())) ==
+        "resumed");
 }
 
 TEST_CASE("bad PEM material is a status, not a crash") {
