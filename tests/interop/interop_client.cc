@@ -2,21 +2,33 @@
 // generated stubs, one case per invocation.
 //
 //   h2rpc-interop-client --server_host=H --server_port=P --test_case=NAME
-//       [--use_tls=false|true] [--server_host_override=NAME] [--tls_ca_file=F]
+//       [--use_tls=false|true] [--server_host_override=NAME] [--tls_ca_file=F] [--num_times=N]
+//       [--soak_iterations=10] [--soak_max_failures=0]
+//       [--soak_per_iteration_max_acceptable_latency_ms=1000] [--soak_overall_timeout_seconds=10]
+//       [--soak_min_time_ms_between_rpcs=0] [--soak_request_size=271828]
+//       [--soak_response_size=314159]
+//
+// rpc_soak and channel_soak (the soak_* flags) repeat a large unary call on one channel, or
+// each on a new channel, and fail if more iterations than allowed fail or run over the
+// per-iteration latency, or if the iterations do not all finish within the overall timeout.
 //
 // Flags accept "--flag=value" and "--flag value". Exit 0 on pass ("NAME: passed" on stdout);
 // otherwise non-zero with ONE line on stderr saying why. Every call has a deadline, so a silent
 // server fails the case instead of hanging it. --server_host=unix:PATH (or unix-abstract:NAME)
 // is the whole target; --server_port is then not needed.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -121,11 +133,26 @@ SimpleRequest LargeRequest() {
   return req;
 }
 
+struct SoakOptions {
+  int iterations = 10;
+  int max_failures = 0;
+  int max_latency_ms = 1000;
+  int overall_timeout_s = 10;
+  int min_ms_between_rpcs = 0;
+  int request_size = kLargeRequestSize;
+  int response_size = kLargeResponseSize;
+};
+
+using ChannelFactory = std::function<std::shared_ptr<h2rpc::Channel>()>;
+
 class InteropClient {
  public:
-  explicit InteropClient(const std::shared_ptr<h2rpc::Channel>& channel)
-      : stub_(grpc::testing::TestService::NewStub(channel)),
-        unimplemented_stub_(grpc::testing::UnimplementedService::NewStub(channel)) {}
+  InteropClient(ChannelFactory new_channel, SoakOptions soak)
+      : new_channel_(std::move(new_channel)),
+        soak_(soak),
+        channel_(new_channel_()),
+        stub_(grpc::testing::TestService::NewStub(channel_)),
+        unimplemented_stub_(grpc::testing::UnimplementedService::NewStub(channel_)) {}
 
   std::map<std::string, std::function<void()>> Cases() {
     return {
@@ -147,6 +174,8 @@ class InteropClient {
         {"cancel_after_begin", [this] { CancelAfterBegin(); }},
         {"cancel_after_first_response", [this] { CancelAfterFirstResponse(); }},
         {"timeout_on_sleeping_server", [this] { TimeoutOnSleepingServer(); }},
+        {"rpc_soak", [this] { Soak(false); }},
+        {"channel_soak", [this] { Soak(true); }},
     };
   }
 
@@ -499,6 +528,73 @@ class InteropClient {
     ExpectCode(stream->Finish(), StatusCode::kDeadlineExceeded, "FullDuplexCall");
   }
 
+  // One large unary call per iteration (on a new channel each time for channel_soak); an
+  // iteration fails on a bad status or payload, or by taking longer than the latency bound.
+  void Soak(bool new_channel_each) {
+    using Clock = std::chrono::steady_clock;
+    const auto start = Clock::now();
+    const auto give_up = start + std::chrono::seconds(soak_.overall_timeout_s);
+    std::vector<double> latencies_ms;
+    int failures = 0;
+    int done = 0;
+    std::string last_failure;
+    for (; done < soak_.iterations && Clock::now() < give_up; ++done) {
+      const auto began = Clock::now();
+      std::shared_ptr<h2rpc::Channel> channel = new_channel_each ? new_channel_() : channel_;
+      auto stub = grpc::testing::TestService::NewStub(channel);
+      ClientContext ctx;
+      ctx.set_timeout(std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::min<Clock::duration>(kCallDeadline, give_up - began)));
+      SimpleRequest req;
+      req.set_response_type(grpc::testing::COMPRESSABLE);
+      req.set_response_size(soak_.response_size);
+      req.mutable_payload()->set_body(Zeros(soak_.request_size));
+      SimpleResponse resp;
+      const Status s = stub->UnaryCall(&ctx, req, &resp);
+      const double ms = std::chrono::duration<double, std::milli>(Clock::now() - began).count();
+      latencies_ms.push_back(ms);
+      std::string why;
+      if (!s.ok()) {
+        why = StatusText(s);
+      } else if (resp.payload().body().size() != static_cast<size_t>(soak_.response_size)) {
+        why = "payload of " + std::to_string(resp.payload().body().size()) + " bytes";
+      } else if (ms > soak_.max_latency_ms) {
+        char text[96];
+        std::snprintf(text, sizeof text, "took %.1f ms, over the %d ms allowed", ms,
+                      soak_.max_latency_ms);
+        why = text;
+      }
+      if (!why.empty()) {
+        ++failures;
+        last_failure = "iteration " + std::to_string(done) + ": " + why;
+        std::fprintf(stderr, "soak %s\n", last_failure.c_str());
+      }
+      std::this_thread::sleep_until(began + std::chrono::milliseconds(soak_.min_ms_between_rpcs));
+    }
+    std::sort(latencies_ms.begin(), latencies_ms.end());
+    const auto at = [&](double q) {
+      if (latencies_ms.empty()) return 0.0;
+      return latencies_ms[std::min(
+          latencies_ms.size() - 1,
+          static_cast<size_t>(q * static_cast<double>(latencies_ms.size())))];
+    };
+    std::printf("soak: %d iterations, %d failed; latency ms p50 %.2f p90 %.2f max %.2f\n", done,
+                failures, at(0.5), at(0.9), latencies_ms.empty() ? 0.0 : latencies_ms.back());
+    if (done < soak_.iterations) {
+      Fail("only " + std::to_string(done) + " of " + std::to_string(soak_.iterations) +
+           " iterations within the overall timeout of " + std::to_string(soak_.overall_timeout_s) +
+           " s");
+    }
+    if (failures > soak_.max_failures) {
+      Fail(std::to_string(failures) + " of " + std::to_string(done) +
+           " iterations failed (at most " + std::to_string(soak_.max_failures) +
+           " allowed); last: " + last_failure);
+    }
+  }
+
+  ChannelFactory new_channel_;
+  SoakOptions soak_;
+  std::shared_ptr<h2rpc::Channel> channel_;
   std::unique_ptr<grpc::testing::TestService::Stub> stub_;
   std::unique_ptr<grpc::testing::UnimplementedService::Stub> unimplemented_stub_;
 };
@@ -519,7 +615,10 @@ int main(int argc, char** argv) {
   // interop clients that only matter for cloud-to-prod runs.
   h2rpc_interop::Flags flags(
       {"server_host", "server_port", "test_case", "server_host_override", "tls_ca_file",
-       "default_service_account", "oauth_scope", "service_account_key_file", "service_config_json"},
+       "default_service_account", "oauth_scope", "service_account_key_file", "service_config_json",
+       "num_times", "soak_iterations", "soak_max_failures",
+       "soak_per_iteration_max_acceptable_latency_ms", "soak_overall_timeout_seconds",
+       "soak_min_time_ms_between_rpcs", "soak_request_size", "soak_response_size"},
       {"use_tls", "use_test_ca"});
   if (!flags.Parse(argc, argv)) Usage(flags.error());
   const std::string host = flags.Str("server_host", "localhost");
@@ -564,9 +663,29 @@ int main(int argc, char** argv) {
     }
     options.ssl_target_name_override = flags.Str("server_host_override");
   }
-  auto channel = h2rpc::CreateChannel(target, credentials, options);
+  SoakOptions soak;
+  int num_times = 1;
+  for (auto [name, into, least] :
+       {std::tuple{"num_times", &num_times, 1},
+        {"soak_iterations", &soak.iterations, 0},
+        {"soak_max_failures", &soak.max_failures, 0},
+        {"soak_per_iteration_max_acceptable_latency_ms", &soak.max_latency_ms, 0},
+        {"soak_overall_timeout_seconds", &soak.overall_timeout_s, 0},
+        {"soak_min_time_ms_between_rpcs", &soak.min_ms_between_rpcs, 0},
+        {"soak_request_size", &soak.request_size, 0},
+        {"soak_response_size", &soak.response_size, 0}}) {
+    if (!flags.Has(name)) continue;
+    const std::optional<int> v = flags.Int(name);
+    if (!v || *v < least) Usage("invalid value for --" + std::string(name));
+    *into = *v;
+  }
+  // gRPC's clients treat 0 as "no bound" for these two.
+  if (soak.max_latency_ms == 0) soak.max_latency_ms = std::numeric_limits<int>::max();
+  if (soak.overall_timeout_s == 0) soak.overall_timeout_s = 24 * 3600;
 
-  InteropClient client(channel);
+  InteropClient client(
+      [target, credentials, options] { return h2rpc::CreateChannel(target, credentials, options); },
+      soak);
   auto cases = client.Cases();
   auto it = cases.find(test_case);
   if (it == cases.end()) {
@@ -574,7 +693,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    it->second();
+    for (int i = 0; i < num_times; ++i) it->second();
   } catch (const Failure& f) {
     std::string why = f.what();
     for (char& c : why) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cerrno>
+#include <climits>
 #include <cstdlib>
 #include <map>
 #include <optional>
@@ -65,6 +66,17 @@ class Flags {
     char* end = nullptr;
     const long v = std::strtol(it->second.c_str(), &end, 10);
     if (errno != 0 || *end != '\0' || v < 0 || v > 65535) return std::nullopt;
+    return static_cast<int>(v);
+  }
+
+  /// The flag as an int; nullopt if it is absent or not an integer that fits.
+  std::optional<int> Int(const std::string& name) const {
+    auto it = values_.find(name);
+    if (it == values_.end() || it->second.empty()) return std::nullopt;
+    errno = 0;
+    char* end = nullptr;
+    const long v = std::strtol(it->second.c_str(), &end, 10);
+    if (errno != 0 || *end != '\0' || v < INT_MIN || v > INT_MAX) return std::nullopt;
     return static_cast<int>(v);
   }
 

@@ -23,6 +23,9 @@
 # generated for the run by the openssl CLI; clients pass --use_tls=true --tls_ca_file
 # --server_host_override=foo.test.google.fr.
 #
+# h2rpc clients also run gRPC's rpc_soak and channel_soak (10 large unary calls on one channel,
+# and on a new channel each; INTEROP_EXTRA_CASES="" leaves them out).
+#
 # Prints one line per case, "PASS client server case" or "FAIL client server case: reason"
 # (TLS rows name the case "tls/case"), a summary per direction and transport, and last
 # "N passed, M failed". Exit status is non-zero if any case
@@ -63,6 +66,10 @@ peers=$(cd "$(dirname "$0")/../../peers" && pwd)
 client_bin[grpcjs]="$peers/grpcjs/grpcjs-interop-client"
 server_bin[grpcjs]="$peers/grpcjs/grpcjs-interop-server"
 export GRPCJS_NODE_MODULES=${GRPCJS_NODE_MODULES:-$build/grpcjs/node_modules}
+# Cases only some clients have (gRPC's soak cases; the grpc++ and grpc-js peer clients here
+# implement the 18 above).
+declare -A client_extra_cases=(
+  [h2rpc]="${INTEROP_EXTRA_CASES-rpc_soak channel_soak}")
 declare -A server_skips=(
   [grpcjs]="client_compressed_unary server_compressed_unary client_compressed_streaming server_compressed_streaming")
 
@@ -234,7 +241,10 @@ for transport in "${transports[@]}"; do
     [ "$transport" = tls ] && title="$title over TLS"
     [ "$client" = "$server" ] && [ "$client" != h2rpc ] && title="$title (control)"
     echo "--- $title"
-    for name in "${cases[@]}"; do run_case "$client" "$server" "$name" "$transport"; done
+    read -r -a extra <<<"${client_extra_cases[$client]:-}"
+    for name in "${cases[@]}" "${extra[@]}"; do
+      run_case "$client" "$server" "$name" "$transport"
+    done
     key=$transport:$dir
     summaries+=("$title: ${dir_passed[$key]:-0} passed, ${dir_failed[$key]:-0} failed")
   done
