@@ -203,6 +203,38 @@ TEST_CASE("session resumption: a reconnect of the same channel resumes") {
   CHECK(seen == "resumed");
 }
 
+TEST_CASE("session resumption: a server that forgot the session gets a full handshake") {
+  // A restarted server has new ticket keys: the channel's stale ticket is refused, the handshake
+  // falls back to a full one, and the calls go on.
+  auto credentials =
+      SslServerCredentials(ServerTlsOptions(Certs().server_cert, Certs().server_key));
+  TlsServer first = StartTlsServer(credentials);
+  const int port = first.port;
+  auto channel = TlsChannel("127.0.0.1:" + std::to_string(port), TrustTestCa());
+  CHECK(Handshake(*channel) == "new");
+  first.server->Shutdown();
+  first.server.reset();
+  ServerBuilder builder;
+  int again = 0;
+  builder.AddListeningPort(
+      "127.0.0.1:" + std::to_string(port),
+      SslServerCredentials(ServerTlsOptions(Certs().server_cert, Certs().server_key)), &again);
+  RegisterTestMethods(builder);
+  auto second = builder.BuildAndStart();
+  REQUIRE_MESSAGE(second != nullptr, builder.error().ToString());
+  REQUIRE(again == port);
+  std::string seen;
+  for (int i = 0; i < 100 && seen.empty(); ++i) {  // until the channel has noticed and reconnected
+    ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    std::string reply;
+    if (channel->UnaryCall(context, "/t.E/Resumed", "", &reply).ok()) seen = reply;
+    if (seen.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(seen == "new");
+  CHECK(Handshake(*TlsChannel("127.0.0.1:" + std::to_string(port), TrustTestCa())) == "new");
+}
+
 TEST_CASE("session resumption: a session is offered only for the name and address it began with") {
   TlsServer ts = StartTlsServer(
       SslServerCredentials(ServerTlsOptions(Certs().server_cert, Certs().server_key)));
