@@ -42,6 +42,7 @@ transport::ClientTransportOptions TransportOptions(
   out.keepalive.time = options.keepalive_time;
   out.keepalive.timeout = options.keepalive_timeout;
   out.keepalive.permit_without_calls = options.keepalive_permit_without_calls;
+  out.authority = options.default_authority;
   out.user_agent = kUserAgent;
   if (!options.user_agent_prefix.empty()) out.user_agent += " " + options.user_agent_prefix;
   return out;
@@ -178,6 +179,12 @@ Channel::Channel(std::string target, ChannelOptions options,
   if (credentials && !credentials->status().ok()) {
     config_error_ = Status(credentials->status().code(),
                            "invalid channel credentials: " + credentials->status().message());
+  }
+  if (config_error_.ok() &&
+      std::any_of(options_.default_authority.begin(), options_.default_authority.end(),
+                  [](char c) { return c <= 0x20 || c >= 0x7f; })) {
+    config_error_ = Status(StatusCode::kInvalidArgument,
+                           "invalid default_authority: visible ASCII characters only");
   }
   // A bad unix path (too long, empty) is the caller's error, not a connection failure worth
   // retrying with backoff.

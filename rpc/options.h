@@ -30,6 +30,10 @@ struct ChannelOptions {
   /// TLS: the name the server's certificate must carry instead of the target's host (and the
   /// SNI sent), like gRPC's grpc.ssl_target_name_override. For tests; empty: the target's host.
   std::string ssl_target_name_override;
+  /// The :authority of every call instead of the target's host:port, like gRPC's
+  /// grpc.default_authority (virtual hosts behind a proxy, a name the server routes on). Visible
+  /// ASCII only; anything else fails every call INVALID_ARGUMENT. Empty: from the target.
+  std::string default_authority;
   /// gRPC connection backoff (connection-backoff.md): initial, multiplier, jitter, max.
   std::chrono::milliseconds backoff_initial{1000};
   double backoff_multiplier = 1.6;

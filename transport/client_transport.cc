@@ -805,7 +805,7 @@ ClientTransportImpl::ClientTransportImpl(std::string target, ClientTransportOpti
       settings_(MakeSettings(options_.limits, /*is_server=*/false, 0, options_.stream_window)),
       keepalive_time_(options_.keepalive.time),
       read_buffer_(options_.limits.read_chunk) {
-  authority_ = TargetAuthority(target_);
+  authority_ = options_.authority.empty() ? TargetAuthority(target_) : options_.authority;
 }
 
 ClientTransportImpl::~ClientTransportImpl() {

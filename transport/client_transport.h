@@ -107,6 +107,8 @@ struct ClientTransportOptions {
   double backoff_jitter = 0.2;
   std::chrono::milliseconds backoff_max{120000};
   std::string user_agent;
+  /// :authority of every request; empty: from the target.
+  std::string authority;
   TransportLimits limits;
   ClientKeepaliveOptions keepalive;
   /// Null: plaintext (h2c). Otherwise every connection is TLS with ALPN h2, verified against

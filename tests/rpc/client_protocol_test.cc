@@ -119,6 +119,30 @@ TEST_CASE("client: request headers on the wire") {
   CHECK(context.peer() == "ipv4:127.0.0.1:" + std::to_string(server.port()));
 }
 
+TEST_CASE("client: default_authority replaces the target in :authority") {
+  FakeServer server;
+  InstallEcho(server);
+  StreamLog log(server);
+  ChannelOptions options;
+  options.default_authority = "api.example.com:443";
+  auto channel = Channel::Create(server.target(), options);
+  REQUIRE(Unary(*channel).ok());
+  REQUIRE(log.size() == 1);
+  CHECK(server.Locked([&] { return log.streams.at(0)->Header(":authority"); }) ==
+        "api.example.com:443");
+
+  for (const std::string& bad :
+       std::vector<std::string>{"two words", std::string("nul\0", 4), "caf\xc3\xa9", "tab\t"}) {
+    CAPTURE(bad);
+    ChannelOptions invalid;
+    invalid.default_authority = bad;
+    Status s = Unary(*Channel::Create(server.target(), invalid));
+    CHECK(s.code() == StatusCode::kInvalidArgument);
+    CHECK(s.message().find("default_authority") != std::string::npos);
+  }
+  CHECK(log.size() == 1);  // nothing was sent for those
+}
+
 TEST_CASE("client: target forms") {
   SUBCASE("[::1]:port") {
     FakeServer::Options o;
