@@ -60,13 +60,9 @@ class Flags {
 
   /// The flag as a port number; nullopt if it is absent or not an integer in [0, 65535].
   std::optional<int> Port(const std::string& name) const {
-    auto it = values_.find(name);
-    if (it == values_.end() || it->second.empty()) return std::nullopt;
-    errno = 0;
-    char* end = nullptr;
-    const long v = std::strtol(it->second.c_str(), &end, 10);
-    if (errno != 0 || *end != '\0' || v < 0 || v > 65535) return std::nullopt;
-    return static_cast<int>(v);
+    const std::optional<int> v = Int(name);
+    if (!v || *v < 0 || *v > 65535) return std::nullopt;
+    return v;
   }
 
   /// The flag as an int; nullopt if it is absent or not an integer that fits.

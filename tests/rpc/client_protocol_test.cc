@@ -986,9 +986,8 @@ TEST_CASE("client: connection failure, backoff, reconnect") {
   CHECK(server.connections_accepted() == 1);
 }
 
-TEST_CASE("client: a peer that does not speak HTTP/2 fails the call UNAVAILABLE at once") {
-  // A plain TCP server answering like an HTTP/1.1 server would.
-  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+/// Binds `listener` to 127.0.0.1 on a free port and listens; returns the port.
+int ListenOnLoopback(int listener) {
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -996,6 +995,13 @@ TEST_CASE("client: a peer that does not speak HTTP/2 fails the call UNAVAILABLE 
   REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&address), length) == 0);
   REQUIRE(listen(listener, 4) == 0);
   getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+  return ntohs(address.sin_port);
+}
+
+TEST_CASE("client: a peer that does not speak HTTP/2 fails the call UNAVAILABLE at once") {
+  // A plain TCP server answering like an HTTP/1.1 server would.
+  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int port = ListenOnLoopback(listener);
   std::thread peer([listener] {
     const int fd = accept(listener, nullptr, nullptr);
     if (fd < 0) return;
@@ -1007,7 +1013,7 @@ TEST_CASE("client: a peer that does not speak HTTP/2 fails the call UNAVAILABLE 
     close(fd);
   });
   ChannelOptions options;
-  auto channel = Channel::Create("127.0.0.1:" + std::to_string(ntohs(address.sin_port)), options);
+  auto channel = Channel::Create("127.0.0.1:" + std::to_string(port), options);
   const auto start = std::chrono::steady_clock::now();
   Status s = Unary(*channel);
   CHECK(s.code() == StatusCode::kUnavailable);
@@ -1045,13 +1051,7 @@ TEST_CASE("client: a call reset while the socket is full still sends its own byt
   const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   const int small = 4096;  // accepted sockets inherit it: the peer's kernel buffers little
   setsockopt(listener, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&address), length) == 0);
-  REQUIRE(listen(listener, 4) == 0);
-  getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+  const int port = ListenOnLoopback(listener);
   std::atomic<bool> drain{false};
   std::string wire;
   std::thread peer([&] {
@@ -1077,7 +1077,7 @@ TEST_CASE("client: a call reset while the socket is full still sends its own byt
     close(fd);
   });
   const size_t size = 6 * 1024 * 1024;  // more than loopback buffers hold (tcp_wmem max 4 MiB)
-  auto channel = Channel::Create("127.0.0.1:" + std::to_string(ntohs(address.sin_port)));
+  auto channel = Channel::Create("127.0.0.1:" + std::to_string(port));
   for (char fill : {'A', 'B'}) {
     ClientContext context;
     context.set_timeout(300ms);

@@ -17,24 +17,20 @@ SslCredentialsOptions TrustTestCa() {
   return options;
 }
 
-std::string Who(Channel& channel) {
+/// The reply of `method` (an identity probe of the fixture), which must succeed.
+std::string Probe(Channel& channel, const char* method) {
   ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
   std::string reply;
-  const Status s = channel.UnaryCall(context, "/t.E/Who", "", &reply);
+  const Status s = channel.UnaryCall(context, method, "", &reply);
   REQUIRE_MESSAGE(s.ok(), s.ToString());
   return reply;
 }
 
+std::string Who(Channel& channel) { return Probe(channel, "/t.E/Who"); }
+
 /// "resumed" or "new": how the server saw this channel's connection start.
-std::string Handshake(Channel& channel) {
-  ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
-  std::string reply;
-  const Status s = channel.UnaryCall(context, "/t.E/Resumed", "", &reply);
-  REQUIRE_MESSAGE(s.ok(), s.ToString());
-  return reply;
-}
+std::string Handshake(Channel& channel) { return Probe(channel, "/t.E/Resumed"); }
 
 void RunEveryCallKind(Channel& channel) {
   std::string reply;
