@@ -21,6 +21,7 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 passed=0
 failed=0
 failures=()
+details=()
 
 stage() {  # stage NAME COMMAND...: runs one check, counts it, keeps going on failure
   local name=$1
@@ -52,7 +53,14 @@ meson_tests() {  # meson_tests BUILD_DIR [meson test args...]
   local line
   while IFS= read -r line; do
     failures+=("$dir: $line")
-  done < <(grep -E '^ *[0-9]+/[0-9]+ .* (FAIL|TIMEOUT|ERROR) ' "$log" | sed -E 's/ +/ /g')
+  done < <(grep -E '^ *[0-9]+/[0-9]+ .* (FAIL|TIMEOUT|ERROR) ' "$log" | sed -E 's/ +/ /g' | sort -u)
+  # CI keeps only the tail of this output: repeat what each failure said next to the summary.
+  if [ "$rc" -ne 0 ]; then
+    while IFS= read -r line; do
+      details+=("$dir: $line")
+    done < <(grep -E 'TEST CASE:|: ERROR:|  values:|runtime error|Sanitizer|^FATAL|logged: ' \
+      "$dir/meson-logs/testlog.txt" | head -n 40)
+  fi
   rm -f "$log"
   # Individual meson tests count separately from the stage itself.
   passed=$((passed + ${ok:-0}))
@@ -104,6 +112,9 @@ for extra in scripts/test.d/*.sh; do
 done
 
 echo
+if [ ${#details[@]} -gt 0 ]; then
+  printf '  %s\n' "${details[@]}"
+fi
 if [ ${#failures[@]} -gt 0 ]; then
   printf 'failed: %s\n' "${failures[@]}"
 fi
