@@ -59,7 +59,7 @@ meson_tests() {  # meson_tests BUILD_DIR [meson test args...]
     while IFS= read -r line; do
       details+=("$dir: $line")
     done < <(grep -E 'TEST CASE:|: ERROR:|  values:|runtime error|Sanitizer|^FATAL|logged: ' \
-      "$dir/meson-logs/testlog.txt" | head -n 40)
+      "$log" | head -n 40)
   fi
   rm -f "$log"
   # Individual meson tests count separately from the stage itself.
