@@ -1,12 +1,10 @@
-// Link: the byte path of one connection — a plain socket, or TLS over that same socket.
+// Link: the byte path of one connection — a plain socket, or a TlsSession over that same
+// socket. The I/O thread is its only user. A link does not own the socket.
 //
-// TLS runs over the existing non-blocking socket through a socket BIO (recv / send with
-// MSG_NOSIGNAL): OpenSSL reads and writes the socket itself, so there is no memory BIO and no
-// copy beyond the encryption. The I/O thread stays
-// the only user of the socket and of the SSL object. A link does not own the socket.
+// The plain path is a direct read / writev; TLS goes through the TlsSession interface, so this
+// file names no OpenSSL symbol (see tls_context.h).
 #pragma once
 
-#include <openssl/ssl.h>
 #include <sys/types.h>
 
 #include <cstddef>
@@ -21,13 +19,9 @@
 
 namespace h2rpc::transport {
 
-struct SslDeleter {
-  void operator()(SSL* ssl) const { SSL_free(ssl); }
-};
-
 class Link {
  public:
-  enum class HandshakeResult { kDone, kWantRead, kWantWrite, kFailed };
+  using HandshakeResult = TlsSession::HandshakeResult;
 
   Link() = default;
   Link(const Link&) = delete;
@@ -35,53 +29,37 @@ class Link {
 
   /// A plain socket.
   void UsePlain(int fd) { fd_ = fd; }
-  /// TLS over `fd`. Client (`context` not a server one): `verify_host` is the name (or IP
-  /// address) the server's certificate must carry; also sent as SNI when it is a name.
-  /// `session_key` names the server for session resumption (the address dialled); empty: no
-  /// resumption.
+  /// TLS over `fd` (TlsContext::NewSession says what the names are for).
   Status UseTls(int fd, const std::shared_ptr<const TlsContext>& context,
                 const std::string& verify_host, const std::string& session_key = {});
 
-  bool tls() const { return ssl_ != nullptr; }
-  bool handshake_done() const { return handshake_done_; }
+  bool tls() const { return tls_ != nullptr; }
 
-  /// Advances the handshake. kFailed: error() says why (OpenSSL's reason; for a bad
-  /// certificate also the verification reason; a peer that did not select ALPN h2).
-  HandshakeResult Handshake();
+  /// TLS only: advances the handshake (TlsSession::Handshake).
+  HandshakeResult Handshake() { return tls_->Handshake(); }
 
   /// read()'s contract: > 0 bytes, 0 at EOF (also a TLS close_notify), -1 with errno (EAGAIN:
   /// nothing now). A TLS failure is -1 with errno EPROTO and error() set.
   ssize_t Read(uint8_t* buf, size_t len);
   /// Writes as much of `output` as the socket takes: OutputBuffer::Flush's contract, with a TLS
   /// failure reported as -1, errno EPROTO and error() set.
-  ssize_t Flush(OutputBuffer& output);
+  ssize_t Flush(OutputBuffer& output) { return tls_ ? tls_->Flush(output) : output.FlushTo(fd_); }
 
-  /// Decrypted bytes OpenSSL holds already: epoll will not report them, read them now.
-  bool HasBufferedInput() const { return ssl_ != nullptr && SSL_pending(ssl_.get()) > 0; }
+  /// Decrypted bytes held already: epoll will not report them, read them now.
+  bool HasBufferedInput() const { return tls_ && tls_->HasBufferedInput(); }
   /// TLS needs the socket writable before the last Read() can progress.
-  bool read_wants_write() const { return read_wants_write_; }
+  bool read_wants_write() const { return tls_ && tls_->read_wants_write(); }
 
   /// The last TLS failure, or strerror(err) on a plain socket.
   std::string ErrorText(int err) const;
-  const std::string& error() const { return error_; }
+  const std::string& error() const;
 
   /// After the handshake: the peer's certificate, verified or not (see PeerIdentity).
-  PeerIdentity Peer() const;
+  PeerIdentity Peer() const { return tls_ ? tls_->Peer() : PeerIdentity(); }
 
  private:
-  std::string FailureReason(int ssl_error, int ret);
-  /// After a failed write: the reason in an alert the peer sent before it hung up, or "".
-  std::string PendingAlert();
-
   int fd_ = -1;
-  std::string session_key_;  // referenced by ssl_ (ex_data): declared first, destroyed last
-  std::unique_ptr<SSL, SslDeleter> ssl_;
-  std::shared_ptr<const TlsContext> context_;
-  bool handshake_done_ = false;
-  bool read_wants_write_ = false;
-  std::string error_;
-  // Small frames gathered into one record (a 9-byte DATA header must not cost a record).
-  std::string coalesce_;
+  std::unique_ptr<TlsSession> tls_;
 };
 
 }  // namespace h2rpc::transport

@@ -1,4 +1,4 @@
-#include "transport/tls_context.h"
+#include "transport/openssl_context.h"
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -110,7 +110,7 @@ int SelectAlpn(SSL*, const unsigned char** out, unsigned char* outlen, const uns
 /// "Don't verify" modes: accept whatever certificate the client sends.
 int AcceptAnyCertificate(int, X509_STORE_CTX*) { return 1; }
 
-/// ex_data slots: the TlsContext on its SSL_CTX, the session key on each client SSL.
+/// ex_data slots: the OpenSslContext on its SSL_CTX, the session key on each client SSL.
 int ContextIndex() {
   static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
   return index;
@@ -122,26 +122,21 @@ int SessionKeyIndex() {
 
 }  // namespace
 
-TlsContext::~TlsContext() {
+OpenSslContext::~OpenSslContext() {
   for (auto& [key, session] : sessions_) SSL_SESSION_free(session);
 }
 
-void TlsContext::UseSessionCache(SSL* ssl, const std::string* key) const {
+void OpenSslContext::UseSessionCache(SSL* ssl, const std::string* key) const {
   SSL_set_ex_data(ssl, SessionKeyIndex(), const_cast<std::string*>(key));
   std::lock_guard<std::mutex> lock(sessions_mu_);
   auto it = sessions_.find(*key);
   if (it != sessions_.end()) SSL_set_session(ssl, it->second);  // takes its own reference
 }
 
-size_t TlsContext::cached_sessions() const {
-  std::lock_guard<std::mutex> lock(sessions_mu_);
-  return sessions_.size();
-}
-
-int TlsContext::OnNewSession(SSL* ssl, SSL_SESSION* issued) {
+int OpenSslContext::OnNewSession(SSL* ssl, SSL_SESSION* issued) {
   const auto* key = static_cast<const std::string*>(SSL_get_ex_data(ssl, SessionKeyIndex()));
   const auto* self =
-      static_cast<const TlsContext*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ContextIndex()));
+      static_cast<const OpenSslContext*>(SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ContextIndex()));
   if (key == nullptr || self == nullptr || SSL_SESSION_is_resumable(issued) != 1) return 0;
   // A copy: OpenSSL marks the connection's own session unresumable when the connection ends
   // without close_notify (a server's GOAWAY and close, a channel destroyed), which says nothing
@@ -182,7 +177,7 @@ std::string TakeOpenSslError(const char* fallback) {
 
 StatusOr<std::shared_ptr<const TlsContext>> TlsContext::ForClient(const TlsClientConfig& config) {
   ERR_clear_error();
-  auto context = std::shared_ptr<TlsContext>(new TlsContext());
+  auto context = std::make_shared<OpenSslContext>();
   context->ctx_.reset(SSL_CTX_new(TLS_client_method()));
   SSL_CTX* ctx = context->ctx_.get();
   if (ctx == nullptr) return Invalid("cannot create a TLS context");
@@ -204,7 +199,7 @@ StatusOr<std::shared_ptr<const TlsContext>> TlsContext::ForClient(const TlsClien
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
   SSL_CTX_set_ex_data(ctx, ContextIndex(), context.get());
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
-  SSL_CTX_sess_set_new_cb(ctx, &TlsContext::OnNewSession);
+  SSL_CTX_sess_set_new_cb(ctx, &OpenSslContext::OnNewSession);
   // Note: SSL_CTX_set_alpn_protos returns 0 on success (unlike most of OpenSSL).
   if (SSL_CTX_set_alpn_protos(ctx, kAlpnH2, sizeof(kAlpnH2)) != 0)
     return Invalid("cannot set ALPN");
@@ -214,7 +209,7 @@ StatusOr<std::shared_ptr<const TlsContext>> TlsContext::ForClient(const TlsClien
 
 StatusOr<std::shared_ptr<const TlsContext>> TlsContext::ForServer(const TlsServerConfig& config) {
   ERR_clear_error();
-  auto context = std::shared_ptr<TlsContext>(new TlsContext());
+  auto context = std::make_shared<OpenSslContext>();
   context->is_server_ = true;
   context->ctx_.reset(SSL_CTX_new(TLS_server_method()));
   SSL_CTX* ctx = context->ctx_.get();
