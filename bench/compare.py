@@ -17,6 +17,7 @@ nghttp2-server), valgrind (callgrind), GNU time (/usr/bin/time) is optional.
 
 import argparse
 import datetime
+import glob
 import json
 import os
 import platform
@@ -446,6 +447,44 @@ class H2Client:
             pass
 
 
+def static_server(build, tmpdir):
+    """The h2rpc bench server's objects linked again with -static (glibc, libstdc++, protobuf,
+    nghttp2, zlib from Debian's .a files): what a constrained program that links statically
+    maps. Returns its path, or None if the link failed (the reason on stderr)."""
+    objs = sorted(glob.glob(os.path.join(build, "bench", "h2rpc-bench-server.p", "*.o")))
+    archives = [os.path.join(build, "bench", "libh2rpc_bench_proto.a"),
+                os.path.join(build, "libh2rpc.a"), os.path.join(build, "codec", "libh2rpc_codec.a")]
+    if not objs or not all(os.path.exists(a) for a in archives):
+        return None
+    out = os.path.join(tmpdir, "h2rpc-bench-server-static")
+    cmd = (["g++", "-static", "-pthread", "-o", out] + objs + ["-Wl,--gc-sections", "-Wl,--start-group"]
+           + archives + ["-lprotobuf", "-lnghttp2", "-lz", "-Wl,--end-group"])
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        log(f"compare: static link failed: {r.stderr.strip()[-400:]}")
+        return None
+    return out
+
+
+def static_footprint(exe, settle=0.5):
+    """Idle RSS of the statically linked server, verified by one call through it."""
+    res = {"problems": []}
+    srv = Server(exe)
+    try:
+        time.sleep(settle)
+        res["idle"] = proc_mem_kb(srv.pid)
+        c = H2Client(srv.port)
+        c.unary()
+        c.close()
+    except Exception as e:  # noqa: BLE001
+        res["problems"].append(f"static server: {e}")
+    finally:
+        exit_line = srv.stop()
+    if exit_line is None or exit_line["unary"] != 1:
+        res["problems"].append(f"static server: exit line {exit_line}")
+    return res
+
+
 def footprint(bins, impl, conns=100, streams=1000, settle=0.5):
     res = {"problems": []}
     srv = Server(bins[impl]["server"])
@@ -755,6 +794,12 @@ def run_all(args):
             R.problems += [f"footprint {impl}: {p}" for p in fp[impl]["problems"]]
         sz, cc = {}, {}
         if not args.smoke:
+            exe = static_server(args.build, tmpdir)
+            if exe:
+                log("compare: footprint h2rpc, linked -static")
+                fp["static"] = guarded(R, "footprint static", lambda: static_footprint(exe),
+                                       {"problems": []})
+                R.problems += [f"footprint static: {p}" for p in fp["static"]["problems"]]
             sz = guarded(R, "sizes", lambda: sizes(bins, args.build, args.shared_build, tmpdir), {})
             for rnd in range(args.runs):
                 for impl, suffix in (("h2rpc", "bench.h2rpc.cc"), ("grpcpp", "bench.grpc.pb.cc")):
@@ -891,6 +936,8 @@ def build_table(R, fl, h2l, fp, sz, cc, cg, impls):
     kb2mib = lambda v: None if v is None else v / 1024  # noqa: E731
     row("8", "server RSS idle, MiB", kb2mib(fpv("h2rpc", "idle")), kb2mib(fpv("grpcpp", "idle")),
         "≤ 0.2×", None, le(0.2))
+    row("8", "server RSS idle, h2rpc server linked -static (grpc++: as above, dynamic), MiB",
+        kb2mib(fpv("static", "idle")), kb2mib(fpv("grpcpp", "idle")))
     row("8", "server RSS idle: anonymous part (heap, stacks), MiB",
         kb2mib(fpv("h2rpc", "idle", "anon")), kb2mib(fpv("grpcpp", "idle", "anon")))
     row("8", "server PSS idle (shared library pages divided), MiB",
