@@ -60,6 +60,13 @@ meson_tests() {  # meson_tests BUILD_DIR [meson test args...]
       details+=("$dir: $line")
     done < <(grep -E 'TEST CASE:|: ERROR:|  values:|runtime error|Sanitizer|^FATAL|logged: ' \
       "$log" | head -n 40)
+    # A killed test (timeout, sanitizer halt) cannot report its case; the listener in
+    # tests/case_trace.h prints "[case] NAME" as each starts, so name the last one per test.
+    while IFS= read -r line; do
+      details+=("$dir: $line")
+    done < <(awk '/^test: / { sub(/^test: +/, ""); test = $0 }
+                  /^\[case\] / { last[test] = $0 }
+                  END { for (t in last) print t ": last case started: " substr(last[t], 8) }' "$log")
   fi
   rm -f "$log"
   # Individual meson tests count separately from the stage itself.

@@ -1455,9 +1455,6 @@ void ClientTransportImpl::ReadSocket(ClientConnection& connection) {
     }
     if (n == 0) {
       std::string why = "connection to " + connection.peer_ + " closed by the server";
-      if (connection.state_ == ClientConnection::State::kHandshaking) {
-        why += " before the HTTP/2 handshake completed (not an HTTP/2 server?)";
-      }
       if (connection.goaway_received_) {
         why += " after GOAWAY(" + codec::Http2ErrorString(connection.goaway_error_) +
                (connection.goaway_debug_.empty() ? "" : ", \"" + connection.goaway_debug_ + "\"") +
@@ -1519,6 +1516,13 @@ void ClientTransportImpl::UpdateInterest(ClientConnection& connection) {
 
 void ClientTransportImpl::FailConnection(ClientConnection& connection, Status status) {
   if (connection.state_ == ClientConnection::State::kFailed) return;
+  if (connection.state_ == ClientConnection::State::kHandshaking) {
+    // However the attempt ends (close, reset, EPIPE, a frame nghttp2 rejects), the likely cause
+    // is a peer that is not an HTTP/2 server; say so whichever way the socket broke.
+    status = Status(status.code(), std::string(status.message()) +
+                                       " before the HTTP/2 handshake completed (not an HTTP/2 "
+                                       "server?)");
+  }
   connection.state_ = ClientConnection::State::kFailed;
   connection.failure_ = std::move(status);
   more_work_ = true;

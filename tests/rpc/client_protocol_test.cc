@@ -998,12 +998,20 @@ int ListenOnLoopback(int listener) {
   return ntohs(address.sin_port);
 }
 
+/// accept() that gives up after `timeout` (-1): a peer thread must never outlive its test
+/// because the client failed before connecting.
+int AcceptWithin(int listener, std::chrono::milliseconds timeout) {
+  pollfd p{listener, POLLIN, 0};
+  if (poll(&p, 1, static_cast<int>(timeout.count())) != 1) return -1;
+  return accept(listener, nullptr, nullptr);
+}
+
 TEST_CASE("client: a peer that does not speak HTTP/2 fails the call UNAVAILABLE at once") {
   // A plain TCP server answering like an HTTP/1.1 server would.
   const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   const int port = ListenOnLoopback(listener);
   std::thread peer([listener] {
-    const int fd = accept(listener, nullptr, nullptr);
+    const int fd = AcceptWithin(listener, 10s);
     if (fd < 0) return;
     char buf[1024];
     ssize_t n = read(fd, buf, sizeof buf);  // the client preface
@@ -1018,7 +1026,32 @@ TEST_CASE("client: a peer that does not speak HTTP/2 fails the call UNAVAILABLE 
   Status s = Unary(*channel);
   CHECK(s.code() == StatusCode::kUnavailable);
   CHECK(std::chrono::steady_clock::now() - start < 5s);
-  CHECK(s.message().find("HTTP/2") != std::string::npos);
+  CHECK_MESSAGE(s.message().find("HTTP/2") != std::string::npos, s.message());
+  peer.join();
+  close(listener);
+}
+
+TEST_CASE("client: a peer that resets the connection before SETTINGS — UNAVAILABLE naming HTTP/2") {
+  // Whether the client sees the reset on read (ECONNRESET) or on write (EPIPE), the status must
+  // say the HTTP/2 handshake never completed.
+  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int port = ListenOnLoopback(listener);
+  std::thread peer([listener] {
+    const int fd = AcceptWithin(listener, 10s);
+    if (fd < 0) return;
+    char buf[64];
+    ssize_t n = read(fd, buf, sizeof buf);  // the client is past connect(): its preface is here
+    (void)n;
+    const linger abort_on_close{1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_on_close, sizeof abort_on_close);
+    close(fd);  // RST
+  });
+  ChannelOptions options;
+  auto channel = Channel::Create("127.0.0.1:" + std::to_string(port), options);
+  Status s = Unary(*channel);
+  CHECK(s.code() == StatusCode::kUnavailable);
+  CHECK_MESSAGE(s.message().find("before the HTTP/2 handshake completed") != std::string::npos,
+                s.message());
   peer.join();
   close(listener);
 }
@@ -1055,7 +1088,7 @@ TEST_CASE("client: a call reset while the socket is full still sends its own byt
   std::atomic<bool> drain{false};
   std::string wire;
   std::thread peer([&] {
-    const int fd = accept(listener, nullptr, nullptr);
+    const int fd = AcceptWithin(listener, 10s);
     if (fd < 0) return;
     const uint8_t greeting[] = {
         0,    0,    6,    0x4,  0,    0,    0, 0, 0,  // SETTINGS, 6 bytes
@@ -1078,11 +1111,15 @@ TEST_CASE("client: a call reset while the socket is full still sends its own byt
   });
   const size_t size = 6 * 1024 * 1024;  // more than loopback buffers hold (tcp_wmem max 4 MiB)
   auto channel = Channel::Create("127.0.0.1:" + std::to_string(port));
+  // The deadlines must bound only the sending: connect first and build the requests first.
+  // Under TSan, filling 6 MiB takes ~0.2 s and framing it another ~0.2 s on a 2-core machine;
+  // a call whose deadline passes before that never reaches the peer.
+  REQUIRE(channel->WaitForConnected(std::chrono::system_clock::now() + 10s));
   for (char fill : {'A', 'B'}) {
+    const std::string request(size, fill);
     ClientContext context;
-    context.set_timeout(300ms);
-    CHECK(Unary(*channel, std::string(size, fill), nullptr, &context).code() ==
-          StatusCode::kDeadlineExceeded);
+    context.set_timeout(1500ms);
+    CHECK(Unary(*channel, request, nullptr, &context).code() == StatusCode::kDeadlineExceeded);
   }
   drain = true;
   peer.join();
