@@ -58,13 +58,18 @@ meson_tests() {  # meson_tests BUILD_DIR [meson test args...]
   if [ "$rc" -ne 0 ]; then
     while IFS= read -r line; do
       details+=("$dir: $line")
-    done < <(grep -E 'TEST CASE:|: ERROR:|  values:|runtime error|Sanitizer|^FATAL|logged: ' \
-      "$log" | head -n 40)
+    done < <(awk '/TEST CASE:/ { pending = $0; next }  # printed only if an error follows
+                  /: ERROR:|: FATAL ERROR:|  values:|runtime error|Sanitizer|^FATAL|logged: / {
+                    if (pending != "") print pending
+                    pending = ""
+                    print
+                  }' "$log" | head -n 40)
     # A killed test (timeout, sanitizer halt) cannot report its case; the listener in
     # tests/case_trace.h prints "[case] NAME" as each starts, so name the last one per test.
     while IFS= read -r line; do
       details+=("$dir: $line")
-    done < <(awk '/^test: / { sub(/^test: +/, ""); test = $0 }
+    done < <(awk '/^ *[0-9]+\/[0-9]+ / { test = $0; sub(/^ *[0-9]+\/[0-9]+ +/, "", test)
+                                         sub(/ +(OK|FAIL|TIMEOUT|ERROR|SKIP) .*$/, "", test) }
                   /^\[case\] / { last[test] = $0 }
                   END { for (t in last) print t ": last case started: " substr(last[t], 8) }' "$log")
   fi

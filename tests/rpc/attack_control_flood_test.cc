@@ -104,7 +104,10 @@ TEST_CASE("attack: a peer that never reads responses cannot grow server memory")
                                                                                  rss_before);
   CHECK(rss_after - rss_before < 200 * 1024);  // far below 2000 × 256 KiB = 500 MB
   RawPeer honest(ts.port);
-  CHECK(honest.Unary("/t.F/Big", "x").GrpcStatus().ok());
+  const StreamResult result = honest.Unary("/t.F/Big", "x");
+  CHECK_MESSAGE(result.GrpcStatus().ok(), "done " << result.done() << ", reset " << result.reset
+                                                  << ", " << result.data.size() << " bytes, "
+                                                  << result.GrpcStatus().message());
 }
 
 }  // namespace
