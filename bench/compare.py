@@ -23,6 +23,7 @@ import os
 import platform
 import queue
 import re
+import resource
 import shlex
 import shutil
 import signal
@@ -87,6 +88,12 @@ def proc_cpu_s(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def switches_of_children():
+    """Voluntary + involuntary context switches of every child reaped so far (all threads)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_nvcsw + ru.ru_nivcsw
 
 
 def proc_rss_kb(pid, field="VmRSS:"):
@@ -263,13 +270,22 @@ def pair_run(bins, client_impl, server_impl, scen, seconds, warmup):
         srv = Server(bins[server_impl]["server"])
     except RuntimeError as e:
         return {"client": None, "server": None, "problems": [str(e)]}
+    # Context switches of the client (all threads) and of the server, from the rusage of each
+    # child as it is reaped: wake-ups are what single-call latency is made of on this machine.
+    before = switches_of_children()
     try:
         client = run_client(bins[client_impl]["client"], srv.target, scen["mode"],
                             threads=scen["threads"], concurrency=scen.get("concurrency", 1),
                             size=scen.get("size", 64), seconds=seconds, warmup=warmup)
     finally:
+        after_client = switches_of_children()
         exit_line = srv.stop()
+        after_server = switches_of_children()
     problems = verify(scen, client, exit_line)
+    js = client["json"]
+    if js and js.get("ops_total", 0) > 0:  # ops_total counts the warm-up too, like rusage
+        js["client_switches_per_op"] = (after_client - before) / js["ops_total"]
+        js["server_switches_per_op"] = (after_server - after_client) / js["ops_total"]
     if problems and exit_line is None:
         problems.append("server stderr: " + srv.stderr_tail())
     return {"client": client["json"], "server": exit_line, "problems": problems}
@@ -932,6 +948,11 @@ def build_table(R, fl, h2l, fp, sz, cc, cg, impls):
         f("unary_1", "cpu_us_per_op", "grpcpp"))
     row("7", "client CPU µs per unary call (8 threads)", f("unary_8", "cpu_us_per_op"),
         f("unary_8", "cpu_us_per_op", "grpcpp"))
+    for key, label in (("unary_1", "unary call (1 thread)"), ("echo_64", "echo round trip")):
+        row("7", f"context switches per {label}, client", f(key, "client_switches_per_op"),
+            f(key, "client_switches_per_op", "grpcpp"))
+        row("7", f"context switches per {label}, server", f(key, "server_switches_per_op"),
+            f(key, "server_switches_per_op", "grpcpp"))
     fpv = lambda impl, k, m="rss": ((fp.get(impl) or {}).get(k) or {}).get(m)  # noqa: E731
     kb2mib = lambda v: None if v is None else v / 1024  # noqa: E731
     row("8", "server RSS idle, MiB", kb2mib(fpv("h2rpc", "idle")), kb2mib(fpv("grpcpp", "idle")),
