@@ -11,7 +11,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc grpc-proto
   nghttp2-client nghttp2-server python3-h2 openssl ca-certificates
   gcovr valgrind
-  nginx-light
+  nginx-light haproxy
 )
 
 missing=()
@@ -29,8 +29,8 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-# nginx is a test peer (tests/proxy), not a service: keep its package from starting one on
-# port 80 (Debian's policy-rc.d mechanism), unless the machine already has a policy.
+# nginx and haproxy are test peers (tests/proxy), not services: keep their packages from starting
+# one (on port 80, Debian's policy-rc.d mechanism), unless the machine already has a policy.
 policy=/usr/sbin/policy-rc.d
 if [ ! -e "$policy" ]; then
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null

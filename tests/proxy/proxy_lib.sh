@@ -1,0 +1,120 @@
+# Shared by the proxy runs (nginx_proxy.sh, haproxy_proxy.sh): every gRPC interop case through a
+# real gRPC proxy in front of the h2rpc interop server, over h2c (plaintext both hops) and over
+# TLS (TLS both hops, each verifying certificates). The clients are the h2rpc interop client
+# and, when built, the grpc++ one.
+#
+# The runner sources this with BUILD_DIR as $1 and PROXY (a label) set, writes its proxy's
+# configuration for the ports below, starts it (adding its pid to `pids`) and calls
+# run_all_cases. Everything lives in a temporary directory on 127.0.0.1 ports the kernel
+# picked; everything started is stopped on exit.
+#
+#   after sourcing: $work, $root, $plain_upstream, $tls_upstream (the servers' ports),
+#   $h2c_port, $tls_port (free ports for the proxy), $work/certs/{ca,server}.pem, server.key
+# KEEP_WORK=1 keeps the directory (proxy log, server output) for a look afterwards.
+
+[ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
+build=$(cd "$1" 2>/dev/null && pwd) || { echo "$0: no build directory '$1'" >&2; exit 2; }
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+server_bin=$build/tests/interop/h2rpc-interop-server
+declare -A client_bin=([h2rpc]=$build/tests/interop/h2rpc-interop-client)
+if [ -x "$build/peers/grpcpp/grpcpp-interop-client" ]; then
+  client_bin[grpcpp]=$build/peers/grpcpp/grpcpp-interop-client
+fi
+cases=(empty_unary large_unary client_streaming server_streaming ping_pong empty_stream
+  custom_metadata status_code_and_message special_status_message unimplemented_method
+  unimplemented_service cancel_after_begin cancel_after_first_response
+  timeout_on_sleeping_server client_compressed_unary server_compressed_unary
+  client_compressed_streaming server_compressed_streaming)
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/h2rpc-$PROXY.XXXXXX")
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done
+  wait 2>/dev/null
+  [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+
+give_up() {  # give_up WHAT: one failed check and the summary line
+  echo "FAIL $1"
+  echo "0 passed, 1 failed"
+  exit 1
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+start_server() {  # start_server NAME [flags...]: prints the port it announced
+  local name=$1
+  shift
+  "$server_bin" --port=0 --bind=127.0.0.1 "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  pids+=($!)
+  local port="" i
+  for i in $(seq 1 100); do
+    port=$(sed -n 's/.*"event":"listening","port":\([0-9]*\).*/\1/p' "$work/$name.out" | head -1)
+    [ -n "$port" ] && break
+    sleep 0.05
+  done
+  echo "$port"
+}
+
+wait_for_port() {  # wait_for_port PORT: true once something accepts connections on it
+  local i
+  for i in $(seq 1 100); do
+    python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $1), 0.2)" \
+      2>/dev/null && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+sh "$root/tests/tls/make_certs.sh" "$work/certs" >"$work/certs.log" 2>&1 ||
+  give_up "certificates: $(tail -1 "$work/certs.log")"
+plain_upstream=$(start_server plain)
+tls_upstream=$(start_server tls --use_tls=true --tls_cert_file="$work/certs/server.pem" \
+  --tls_key_file="$work/certs/server.key")
+if [ -z "$plain_upstream" ] || [ -z "$tls_upstream" ]; then
+  give_up "h2rpc-interop-server did not start: $(cat "$work"/*.err | tail -2)"
+fi
+h2c_port=$(free_port)
+tls_port=$(free_port)
+
+passed=0
+failed=0
+run_case() {  # run_case CLIENT TRANSPORT CASE
+  local client=$1 transport=$2 name=$3 out rc
+  local flags=(--server_host=127.0.0.1 --test_case="$name")
+  if [ "$transport" = tls ]; then
+    flags+=(--server_port="$tls_port" --use_tls=true --tls_ca_file="$work/certs/ca.pem"
+      --server_host_override=localhost)
+  else
+    flags+=(--server_port="$h2c_port")
+  fi
+  out=$(timeout 30 "${client_bin[$client]}" "${flags[@]}" 2>&1)
+  rc=$?
+  if [ "$rc" -eq 0 ]; then
+    echo "PASS $client via-$PROXY/$transport $name"
+    passed=$((passed + 1))
+  else
+    echo "FAIL $client via-$PROXY/$transport $name: exit $rc: $(echo "$out" | tail -1)"
+    failed=$((failed + 1))
+  fi
+}
+
+run_all_cases() {  # run_all_cases PROXY_LOG: every case, every client, both transports
+  local client transport name
+  for client in h2rpc grpcpp; do
+    [ -n "${client_bin[$client]:-}" ] || continue
+    for transport in h2c tls; do
+      for name in "${cases[@]}"; do run_case "$client" "$transport" "$name"; done
+    done
+  done
+  if [ "$failed" -ne 0 ]; then
+    echo "--- $PROXY log (last lines)"
+    tail -20 "$1"
+  fi
+  echo "$passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+}
