@@ -12,7 +12,7 @@ set -uo pipefail
 haproxy=$(command -v haproxy || echo /usr/sbin/haproxy)
 [ -x "$haproxy" ] || { echo "$0: haproxy not found (scripts/install-deps.sh installs it)" >&2; exit 1; }
 PROXY=haproxy
-# shellcheck source=proxy_lib.sh
+# shellcheck source-path=SCRIPTDIR source=proxy_lib.sh
 source "$(dirname "$0")/proxy_lib.sh"
 
 # HAProxy takes the certificate and its key from one file.
@@ -40,7 +40,8 @@ backend tls
 EOF
 "$haproxy" -db -f "$work/haproxy.cfg" >"$work/haproxy.log" 2>&1 &
 pids+=($!)
-wait_for_port "$h2c_port" && wait_for_port "$tls_port" ||
+if ! wait_for_port "$h2c_port" || ! wait_for_port "$tls_port"; then
   give_up "haproxy did not start: $(tail -3 "$work/haproxy.log")"
+fi
 
 run_all_cases "$work/haproxy.log"

@@ -10,7 +10,7 @@ set -uo pipefail
 nginx=$(command -v nginx || echo /usr/sbin/nginx)
 [ -x "$nginx" ] || { echo "$0: nginx not found (scripts/install-deps.sh installs it)" >&2; exit 1; }
 PROXY=nginx
-# shellcheck source=proxy_lib.sh
+# shellcheck source-path=SCRIPTDIR source=proxy_lib.sh
 source "$(dirname "$0")/proxy_lib.sh"
 
 mkdir -p "$work/nginx-temp"
@@ -48,7 +48,8 @@ http {
 EOF
 "$nginx" -c "$work/nginx.conf" -p "$work" -e "$work/nginx-error.log" 2>"$work/nginx.start" &
 pids+=($!)
-wait_for_port "$h2c_port" && wait_for_port "$tls_port" ||
+if ! wait_for_port "$h2c_port" || ! wait_for_port "$tls_port"; then
   give_up "nginx did not start: $(tail -2 "$work/nginx.start" "$work/nginx-error.log")"
+fi
 
 run_all_cases "$work/nginx-error.log"

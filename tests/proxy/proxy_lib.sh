@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the proxy runs (nginx_proxy.sh, haproxy_proxy.sh): every gRPC interop case through a
 # real gRPC proxy in front of the h2rpc interop server, over h2c (plaintext both hops) and over
 # TLS (TLS both hops, each verifying certificates). The clients are the h2rpc interop client
@@ -46,23 +47,23 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-start_server() {  # start_server NAME [flags...]: prints the port it announced
+start_server() {  # start_server NAME [flags...]: sets started_port to the port it announced
+  # Not in a $(...) subshell: the pid must reach `pids`, or cleanup could not stop the server.
   local name=$1
   shift
   "$server_bin" --port=0 --bind=127.0.0.1 "$@" >"$work/$name.out" 2>"$work/$name.err" &
   pids+=($!)
-  local port="" i
-  for i in $(seq 1 100); do
-    port=$(sed -n 's/.*"event":"listening","port":\([0-9]*\).*/\1/p' "$work/$name.out" | head -1)
-    [ -n "$port" ] && break
+  started_port=""
+  for _ in $(seq 1 100); do
+    started_port=$(sed -n 's/.*"event":"listening","port":\([0-9]*\).*/\1/p' "$work/$name.out" |
+      head -1)
+    [ -n "$started_port" ] && break
     sleep 0.05
   done
-  echo "$port"
 }
 
 wait_for_port() {  # wait_for_port PORT: true once something accepts connections on it
-  local i
-  for i in $(seq 1 100); do
+  for _ in $(seq 1 100); do
     python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $1), 0.2)" \
       2>/dev/null && return 0
     sleep 0.05
@@ -72,9 +73,11 @@ wait_for_port() {  # wait_for_port PORT: true once something accepts connections
 
 sh "$root/tests/tls/make_certs.sh" "$work/certs" >"$work/certs.log" 2>&1 ||
   give_up "certificates: $(tail -1 "$work/certs.log")"
-plain_upstream=$(start_server plain)
-tls_upstream=$(start_server tls --use_tls=true --tls_cert_file="$work/certs/server.pem" \
-  --tls_key_file="$work/certs/server.key")
+start_server plain
+plain_upstream=$started_port
+start_server tls --use_tls=true --tls_cert_file="$work/certs/server.pem" \
+  --tls_key_file="$work/certs/server.key"
+tls_upstream=$started_port
 if [ -z "$plain_upstream" ] || [ -z "$tls_upstream" ]; then
   give_up "h2rpc-interop-server did not start: $(cat "$work"/*.err | tail -2)"
 fi
