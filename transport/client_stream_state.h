@@ -220,6 +220,7 @@ class ClientStreamState : public std::enable_shared_from_this<ClientStreamState>
     size_t uncounted_bytes = 0;       // the unary request: never counted against send_budget
     size_t wire_bytes = 0;            // message bytes sent on the current stream (retry safety)
     uint8_t transparent_retries = 0;  // restarts after a GOAWAY said it was never processed
+    bool refused_retried = false;     // the one restart after RST_STREAM(REFUSED_STREAM)
     bool half_close_requested = false;
     bool local_closed = false;   // END_STREAM sent
     bool data_deferred = false;  // nghttp2 is waiting for resume_data

@@ -731,6 +731,16 @@ int ClientConnection::OnStreamClose(int32_t stream_id, uint32_t error_code) {
     owner_.more_work_ = true;
     return 0;
   }
+  // REFUSED_STREAM promises that the server processed nothing of the stream (RFC 9113 §8.7):
+  // a server or proxy at its stream limit. Like gRPC's own clients, start the call once more
+  // (a second refusal fails it UNAVAILABLE); nghttp2 also closes streams it never sent this way.
+  if (error_code == NGHTTP2_REFUSED_STREAM && !io.refused_retried) {
+    io.refused_retried = true;
+    if (owner_.RetryUnprocessed(keep)) {
+      owner_.more_work_ = true;
+      return 0;
+    }
+  }
   ReleaseQueuedMessages(io);
   // Nothing can send the request again now (no retry, nghttp2 forgot the stream): a large one
   // goes back to the channel's pool for the next call's frame — unless DATA frames of it still

@@ -1,6 +1,7 @@
 // Transparent retry: calls a GOAWAY says the server never processed (stream id above its
 // last_stream_id) start again on a new connection when nothing of them is lost by it (a unary
-// request is kept in the call; a streaming call qualifies until its first message left).
+// request is kept in the call; a streaming call qualifies until its first message left). A
+// stream reset with REFUSED_STREAM (processed by nobody) is started once more.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -120,6 +121,46 @@ TEST_CASE(
   server.Post([&] { server.SendStatus(*server.Locked([&] { return seen[0]; }), 0); });
   CHECK(anchor->Finish().ok());
   CHECK(server.connections_accepted() == 2);
+}
+
+TEST_CASE("client: a call refused with REFUSED_STREAM is started once more, then fails") {
+  FakeServer server;
+  std::vector<std::string> bodies;  // server lock: the request of each stream that ended
+  int refuse_first = 0;             // server lock: how many streams to refuse
+  server.on_end = [&](FakeServer::Stream& s) {
+    std::vector<std::string> messages = server.Locked([&] { return s.TakeMessages(); });
+    const bool refuse = server.Locked([&] {
+      bodies.push_back(messages.empty() ? std::string("<none>") : messages[0]);
+      return refuse_first-- > 0;
+    });
+    if (refuse) {
+      server.Reset(s, 0x7);  // REFUSED_STREAM
+      return;
+    }
+    for (std::string& m : messages) server.SendMessage(s, m);
+    server.SendStatus(s, 0);
+  };
+  auto channel = Channel::Create(server.target());
+  std::string reply;
+
+  SUBCASE("refused once: the second attempt answers, the caller sees nothing of it") {
+    server.Locked([&] { refuse_first = 1; });
+    const Status status = Unary(*channel, "again", &reply, "/test.R/Unary");
+    CHECK_MESSAGE(status.ok(), status.ToString());
+    CHECK(reply == "again");
+    server.Locked([&] { CHECK(bodies == std::vector<std::string>{"again", "again"}); });
+  }
+  SUBCASE("refused twice: UNAVAILABLE after exactly two attempts") {
+    server.Locked([&] { refuse_first = 100; });
+    const Status status = Unary(*channel, "no", &reply, "/test.R/Unary");
+    CHECK(status.code() == StatusCode::kUnavailable);
+    CHECK_MESSAGE(status.message().find("REFUSED_STREAM") != std::string::npos, status.message());
+    server.Locked([&] { CHECK(bodies.size() == 2); });
+    // Each call gets its own single retry: the next one is tried twice too.
+    CHECK(Unary(*channel, "no", &reply, "/test.R/Unary").code() == StatusCode::kUnavailable);
+    server.Locked([&] { CHECK(bodies.size() == 4); });
+  }
+  CHECK(server.connections_accepted() == 1);
 }
 
 }  // namespace
