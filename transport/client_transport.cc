@@ -96,6 +96,28 @@ nghttp2_nv MakeNv(std::string_view name, std::string_view value) {
                     value.size(), NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE};
 }
 
+/// Per-call bound on messages kept for a transparent retry (gRPC's retry buffer; its default is
+/// 256 KiB, kept small here for constrained programs: only calls cut off by a GOAWAY or a
+/// REFUSED_STREAM right after their first messages need it).
+constexpr size_t kReplayLimit = 64 * 1024;
+
+void ForgetReplay(ClientStreamState::IoState& io) {
+  io.replay.clear();
+  io.replay_bytes = 0;
+}
+
+/// A message left whole: keep it until the response headers commit the call.
+void KeepForReplay(ClientStreamState::IoState& io, OutgoingMessages::Message message) {
+  if (io.got_response_headers || io.replay_overflowed) return;
+  io.replay_bytes += message->size();
+  if (io.replay_bytes > kReplayLimit) {
+    io.replay_overflowed = true;
+    ForgetReplay(io);
+    return;
+  }
+  io.replay.push_back(std::move(message));
+}
+
 /// Stops sending on a stream that is still open in nghttp2. Bytes nghttp2 already reserved for
 /// a packed DATA frame stay: that frame's header is written, so its payload must follow.
 void DropQueuedMessages(ClientStreamState::IoState& io) {
@@ -117,6 +139,7 @@ void ReleaseQueuedMessages(ClientStreamState::IoState& io) {
   io.outgoing_bytes = 0;
   io.reserved_bytes = 0;
   io.front_offset = 0;
+  ForgetReplay(io);
 }
 
 }  // namespace
@@ -504,6 +527,10 @@ int ClientConnection::OnSendData(nghttp2_frame* frame, const uint8_t* frame_head
     io.front_offset += take;
     left -= take;
     if (io.front_offset == front->size()) {
+      // The unary request needs no copy: the call state keeps it (RetryUnprocessed).
+      if (!(stream.has_first_message && front.get() == &stream.first_message)) {
+        KeepForReplay(io, front);
+      }
       io.outgoing.pop_front();
       io.front_offset = 0;
     }
@@ -595,6 +622,7 @@ void ClientConnection::HandleResponseHeaders(ClientStreamState& stream, bool end
     if (name == ":status" && value.size() == 3 && value[0] == '1' && !end_stream) return;
   }
   io.got_response_headers = true;
+  ForgetReplay(io);  // committed: no retry can happen any more
   StatusOr<codec::ResponseHead> head = codec::ValidateResponseHeaders(header_block_, false);
   if (!head.ok()) {
     // Not a gRPC response (e.g. :status 503 from a proxy): the block decides the status.
@@ -1410,26 +1438,38 @@ bool ClientTransportImpl::RetryUnprocessed(std::shared_ptr<ClientStreamState>& s
       io.transparent_retries >= kMaxTransparentRetries) {
     return false;
   }
-  // Only the unary request (kept in the call state) may have left; streamed messages that were
-  // sent are gone from the queue, and sending the rest alone would change the call.
-  const size_t replayable = stream.has_first_message ? stream.first_message.size() : 0;
-  if (io.wire_bytes > replayable) return false;
+  // Everything that left must go again, in order: the unary request (kept in the call state),
+  // the streamed messages kept for replay, then the queue (its front possibly half sent).
+  // Once the replay buffer overflowed, sending the rest alone would change the call.
+  const size_t first_size = stream.has_first_message ? stream.first_message.size() : 0;
+  if (io.replay_overflowed && io.wire_bytes > first_size) return false;
+  const bool front_is_first =
+      !io.outgoing.empty() && io.outgoing.front().get() == &stream.first_message;
+  // Bytes of the new queue's prefix that were already counted against the writer's send budget
+  // (or never were: the unary request) must not be counted again when they go out once more.
+  const size_t already_counted =
+      first_size + io.replay_bytes + (front_is_first ? 0 : io.front_offset);
   OutgoingMessages rebuilt;
   size_t bytes = 0;
   if (stream.has_first_message) {
     rebuilt.push_back(std::shared_ptr<const std::string>(stream_ref, &stream.first_message));
-    bytes += stream.first_message.size();
+    bytes += first_size;
+  }
+  for (const auto& message : io.replay) {
+    rebuilt.push_back(message);
+    bytes += message->size();
   }
   for (const auto& message : io.outgoing) {
     if (message.get() == &stream.first_message) continue;
     rebuilt.push_back(message);
     bytes += message->size();
   }
+  ForgetReplay(io);
   io.outgoing = std::move(rebuilt);
   io.outgoing_bytes = bytes;
   io.front_offset = 0;
   io.reserved_bytes = 0;
-  io.uncounted_bytes = stream.has_first_message ? stream.first_message.size() : 0;
+  io.uncounted_bytes = already_counted;
   io.wire_bytes = 0;
   io.local_closed = false;
   io.data_deferred = false;

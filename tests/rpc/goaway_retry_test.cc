@@ -1,7 +1,8 @@
 // Transparent retry: calls a GOAWAY says the server never processed (stream id above its
 // last_stream_id) start again on a new connection when nothing of them is lost by it (a unary
-// request is kept in the call; a streaming call qualifies until its first message left). A
-// stream reset with REFUSED_STREAM (processed by nobody) is started once more.
+// request is kept in the call; a streaming call keeps the messages it sent until the response
+// headers, up to 64 KiB). A stream reset with REFUSED_STREAM (processed by nobody) is started
+// once more.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -74,8 +75,7 @@ TEST_CASE("client: unary calls above a GOAWAY's last_stream_id are retried on a 
   CHECK(server.connections_accepted() == 2);
 }
 
-TEST_CASE(
-    "client: after GOAWAY a streaming call that sent nothing is retried, one that sent is not") {
+TEST_CASE("client: after GOAWAY a streaming call is retried with what it sent, up to 64 KiB") {
   FakeServer server;
   FakeServer::Connection* first = nullptr;  // server thread only
   std::vector<FakeServer::Stream*> seen;    // server lock: streams of the first connection
@@ -98,9 +98,21 @@ TEST_CASE(
   auto quiet = channel->StartCall(quiet_context, "/test.R/Bidi");  // HEADERS only
   REQUIRE(WaitUntil([&] { return seen_count() == 2; }, 10000ms));
   auto sent = channel->StartCall(sent_context, "/test.R/Bidi");
-  REQUIRE(sent->Write("lost with the old connection"));
+  REQUIRE(sent->Write("sent twice"));
+  REQUIRE(sent->Write("and so was this"));
   REQUIRE(WaitUntil(
       [&] { return server.Locked([&] { return seen.size() == 3 && seen[2]->body_bytes > 0; }); },
+      10000ms));
+  // More than the 64 KiB a call keeps for a retry: this one cannot be sent again.
+  ClientContext big_context;
+  auto big = channel->StartCall(big_context, "/test.R/Bidi");
+  const std::string chunk(40 * 1024, 'b');
+  REQUIRE(big->Write(chunk));
+  REQUIRE(big->Write(chunk));
+  REQUIRE(WaitUntil(
+      [&] {
+        return server.Locked([&] { return seen.size() == 4 && seen[3]->body_bytes > 64 * 1024; });
+      },
       10000ms));
   server.Post([&] { server.Goaway(*first, 0, server.Locked([&] { return seen[0]->id; })); });
   // The quiet call moves to a new connection (the only reason to open one) and works there.
@@ -111,9 +123,19 @@ TEST_CASE(
   CHECK(m == "q");
   quiet->WritesDone();
   CHECK(quiet->Finish().ok());
-  // The other one's message left with the old stream: replaying the rest would change the call.
-  CHECK_FALSE(sent->Read(&m));
-  const Status lost = sent->Finish();
+  // The one whose messages left with the old stream sends them again, in order, then goes on.
+  REQUIRE(sent->Read(&m));
+  CHECK(m == "sent twice");
+  REQUIRE(sent->Read(&m));
+  CHECK(m == "and so was this");
+  REQUIRE(sent->Write("after the move"));
+  REQUIRE(sent->Read(&m));
+  CHECK(m == "after the move");
+  sent->WritesDone();
+  CHECK(sent->Finish().ok());
+  // The big one cannot: replaying only part of what it sent would change the call.
+  CHECK_FALSE(big->Read(&m));
+  const Status lost = big->Finish();
   CHECK(lost.code() == StatusCode::kUnavailable);
   CHECK(lost.message().find("GOAWAY") != std::string::npos);
   // The processed call still ends normally on the draining connection.
