@@ -779,7 +779,15 @@ int ClientConnection::OnStreamClose(int32_t stream_id, uint32_t error_code) {
   }
   if (!stream->finished()) {
     Status status;
-    if (goaway_received_ && stream_id > goaway_last_stream_id_) {
+    const bool deadline_passed = stream->deadline && Clock::now() >= *stream->deadline;
+    if (stream->cancel_requested()) {
+      // The caller cancelled first; its kCancel command had not reached us yet. It asked for
+      // this outcome, whatever the server did meanwhile.
+      status = stream->cancel_status();
+    } else if (goaway_received_ && stream_id > goaway_last_stream_id_ && deadline_passed) {
+      status = Status(StatusCode::kDeadlineExceeded,
+                      "deadline exceeded while the call waited to move off a closing connection");
+    } else if (goaway_received_ && stream_id > goaway_last_stream_id_) {
       status = Unavailable("the server did not process the call: GOAWAY(last_stream_id=" +
                            std::to_string(goaway_last_stream_id_) + ", " +
                            codec::Http2ErrorString(goaway_error_) + ") from " + Describe());
@@ -788,7 +796,7 @@ int ClientConnection::OnStreamClose(int32_t stream_id, uint32_t error_code) {
                       "stream closed by the server (RST_STREAM NO_ERROR) before trailers");
     } else {
       StatusCode code = codec::Http2ErrorToGrpc(error_code);
-      if (code == StatusCode::kCancelled && stream->deadline && Clock::now() >= *stream->deadline) {
+      if (code == StatusCode::kCancelled && deadline_passed) {
         code = StatusCode::kDeadlineExceeded;
       }
       status =
