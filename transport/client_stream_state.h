@@ -215,10 +215,12 @@ class ClientStreamState : public std::enable_shared_from_this<ClientStreamState>
     /// Outgoing framed messages; `front_offset` bytes of the first are already with nghttp2.
     OutgoingMessages outgoing;
     size_t front_offset = 0;
-    size_t outgoing_bytes = 0;   // queued, not yet reserved by nghttp2 for a DATA frame
-    size_t reserved_bytes = 0;   // reserved for a DATA frame nghttp2 packed, not yet sent
-    size_t uncounted_bytes = 0;  // the unary request: never counted against send_budget
-    size_t wire_bytes = 0;       // message bytes sent on the current stream (retry safety)
+    size_t outgoing_bytes = 0;  // queued, not yet reserved by nghttp2 for a DATA frame
+    size_t reserved_bytes = 0;  // reserved for a DATA frame nghttp2 packed, not yet sent
+    /// Bytes at the front of `outgoing` not to count against send_budget when they leave: the
+    /// unary request (never counted) and, after a retry, what had already been counted once.
+    size_t uncounted_bytes = 0;
+    size_t wire_bytes = 0;  // message bytes sent on the current stream (retry safety)
     /// Messages that went whole to the wire before the response headers (gRPC's commit point),
     /// kept so a transparent retry can send them again; dropped at the headers, or for good
     /// once they pass kReplayLimit bytes (then a call that sent more cannot be retried).
