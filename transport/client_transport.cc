@@ -151,7 +151,7 @@ class ClientConnection {
  public:
   enum class State { kConnecting, kTlsHandshaking, kHandshaking, kReady, kDraining, kFailed };
 
-  ClientConnection(ClientTransportImpl& owner, uint64_t serial) : owner_(owner), serial_(serial) {}
+  explicit ClientConnection(ClientTransportImpl& owner) : owner_(owner) {}
   ~ClientConnection();
   ClientConnection(const ClientConnection&) = delete;
   ClientConnection& operator=(const ClientConnection&) = delete;
@@ -184,7 +184,6 @@ class ClientConnection {
   std::string Describe() const;
 
   ClientTransportImpl& owner_;
-  const uint64_t serial_;
   State state_ = State::kConnecting;
   int fd_ = -1;
   transport::Link link_;  // the socket's byte path (plain, or TLS over fd_)
@@ -302,7 +301,6 @@ class ClientTransportImpl {
 
   std::unique_ptr<ClientConnection> current_;
   std::vector<std::unique_ptr<ClientConnection>> draining_;
-  uint64_t next_serial_ = 1;
   /// Calls waiting for a connection or for a stream slot, in arrival order. Calls that ended
   /// while waiting stay until they reach the front (phase kDone) and are skipped then.
   std::deque<std::shared_ptr<ClientStreamState>> waiting_;
@@ -1187,7 +1185,7 @@ void ClientTransportImpl::SubmitStream(ClientConnection& connection,
 // --- connections ---
 
 void ClientTransportImpl::StartConnecting() {
-  auto connection = std::make_unique<ClientConnection>(*this, next_serial_++);
+  auto connection = std::make_unique<ClientConnection>(*this);
   ClientConnection* raw = connection.get();
   raw->attempt_started_ = Clock::now();
   // gRPC's minimum connect timeout bounds resolution + TCP + the server's SETTINGS.

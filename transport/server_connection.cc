@@ -1072,8 +1072,8 @@ void ServerConnection::CancelAll() {
 // ServerIoThread
 // =====================================================================================
 
-ServerIoThread::ServerIoThread(ServerTransport* transport, size_t index)
-    : transport_(transport), index_(index), read_buffer_(transport->options().limits.read_chunk) {}
+ServerIoThread::ServerIoThread(ServerTransport* transport)
+    : transport_(transport), read_buffer_(transport->options().limits.read_chunk) {}
 
 ServerIoThread::~ServerIoThread() { Join(); }
 

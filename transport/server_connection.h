@@ -29,7 +29,7 @@ class ServerConnection;
 /// One I/O thread: an EventLoop, its command queue, its connections and its call deadlines.
 class ServerIoThread {
  public:
-  ServerIoThread(ServerTransport* transport, size_t index);
+  explicit ServerIoThread(ServerTransport* transport);
   ~ServerIoThread();
 
   /// Any thread: queue a command and wake the loop.
@@ -75,7 +75,6 @@ class ServerIoThread {
   void HeapDown(size_t i);
 
   ServerTransport* transport_;
-  size_t index_;
   EventLoop loop_;
   MpscQueue<ServerCommand> queue_;
   std::thread thread_;

@@ -21,7 +21,7 @@ ServerTransport::ServerTransport(const ServerTransportOptions& options,
   if (options_.io_threads == 0) options_.io_threads = 1;
   if (options_.max_concurrent_streams == 0) options_.max_concurrent_streams = 1;
   for (uint32_t i = 0; i < options_.io_threads; ++i) {
-    threads_.push_back(std::make_unique<ServerIoThread>(this, i));
+    threads_.push_back(std::make_unique<ServerIoThread>(this));
   }
 }
 
