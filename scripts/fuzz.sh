@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Runs every codec libFuzzer harness for SECONDS each (default 30) and fails on any crash.
+# Runs every libFuzzer harness for SECONDS each (default 30) and fails on any crash: one per codec
+# parser, and fuzz_server / fuzz_client, which drive a whole running server or client over
+# loopback TCP.
 #
 #   scripts/fuzz.sh [SECONDS]
 #
@@ -17,14 +19,15 @@ fi
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${FUZZ_BUILD_DIR:-$root/build-fuzz}"
-harnesses=(fuzz_deframer fuzz_timeout fuzz_percent fuzz_metadata fuzz_headers fuzz_decompress)
+harnesses=(fuzz_deframer fuzz_timeout fuzz_percent fuzz_metadata fuzz_headers fuzz_decompress
+  fuzz_server fuzz_client)
 
 if [ ! -f "$build/build.ninja" ]; then
   CC=clang CXX=clang++ meson setup "$build" "$root" \
     -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false \
     -Dtests=disabled -Dexamples=disabled -Dgrpcpp_peers=disabled
 fi
-# Only the harnesses: they link the pure codec and nothing else.
+# Only the harnesses (and the instrumented library copies they link).
 ninja -C "$build" -j2 fuzz-all
 
 # UBSan only reports by default; a report must fail the run like an ASan one.
@@ -40,7 +43,8 @@ for name in "${harnesses[@]}"; do
   dict=()
   if [ -f "$root/fuzz/$name.dict" ]; then dict=(-dict="$root/fuzz/$name.dict"); fi
   rc=0
-  # -timeout: an input taking seconds is a hang worth reporting; the codec is linear.
+  # -timeout: an input taking seconds is a hang worth reporting (the codec is linear; fuzz_server
+  # and fuzz_client report a peer that ignores the end of the connection themselves, after 5 s).
   "$build/fuzz/$name" -max_total_time="$seconds" -timeout=10 -print_final_stats=1 "${dict[@]}" \
     -artifact_prefix="$root/fuzz/" "$work" "$root/fuzz/corpus/$name" >"$log" 2>&1 || rc=$?
   execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)"
