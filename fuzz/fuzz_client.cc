@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -101,14 +102,25 @@ class Listener {
   int port() const { return port_; }
   // A connection within `wait`, or -1.
   int Accept(std::chrono::milliseconds wait) {
-    pollfd p{fd_, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(wait.count())) <= 0) return -1;
-    return accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    const auto until = std::chrono::steady_clock::now() + wait;
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          until - std::chrono::steady_clock::now());
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(std::max<int64_t>(left.count(), 0))) > 0) {
+        const int fd = accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd >= 0) return fd;
+        last_error_ = errno;  // e.g. ECONNABORTED: a connection that went away queued
+      }
+      if (left.count() <= 0) return -1;
+    }
   }
+  int last_error() const { return last_error_; }
 
  private:
   int fd_ = -1;
   int port_ = 0;
+  int last_error_ = 0;
 };
 
 // Reads the client's frames, keeping the ids of the streams it opened, in order.
@@ -125,7 +137,7 @@ class ClientView {
       if (left.count() <= 0) return true;
       pollfd p{fd, POLLIN, 0};
       if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-      const ssize_t n = recv(fd, buffer, sizeof buffer, 0);
+      const ssize_t n = fuzz_h2::Receive(fd, buffer, sizeof buffer);
       if (n <= 0) return false;
       Add(buffer, static_cast<size_t>(n));
     }
@@ -370,7 +382,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   const int fd = listener.Accept(std::chrono::milliseconds(5000));
-  FUZZ_CHECK(fd >= 0);  // the calls started, so the client connects
+  if (fd < 0) {  // the calls started, so the client connects
+    std::fprintf(stderr, "the client did not connect within 5 s (last accept error: %s)\n",
+                 std::strerror(listener.last_error()));
+    std::abort();
+  }
   ClientView client;
   PlayScript(fd, in, client, calls);
   // The server goes away: every call must end now, retried or not.

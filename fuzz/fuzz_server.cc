@@ -463,7 +463,7 @@ bool ReadUntil(int fd, ServerView& view, std::chrono::milliseconds wait, Done do
     if (left.count() <= 0) return true;
     pollfd p{fd, POLLIN, 0};
     if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-    const ssize_t n = recv(fd, buffer, sizeof buffer, 0);
+    const ssize_t n = fuzz_h2::Receive(fd, buffer, sizeof buffer);
     if (n <= 0) return false;
     view.Add(buffer, static_cast<size_t>(n));
   }
@@ -485,8 +485,19 @@ int Connect(int port) {
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int error = 0;
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    std::fprintf(stderr, "connect to the server: %s\n", std::strerror(errno));
+    error = errno;
+    if (error == EINTR) {  // libFuzzer's SIGALRM: the connection goes on; wait for its outcome
+      pollfd p{fd, POLLOUT, 0};
+      while (poll(&p, 1, 5000) < 0 && errno == EINTR) {
+      }
+      socklen_t len = sizeof error;
+      getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len);
+    }
+  }
+  if (error != 0) {
+    std::fprintf(stderr, "connect to the server: %s\n", std::strerror(error));
     std::abort();
   }
   const int one = 1;

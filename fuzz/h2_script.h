@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -111,10 +112,19 @@ inline std::string GrpcMessage(uint8_t compressed, std::string_view body, uint32
 inline bool SendAll(int fd, std::string_view bytes) {
   while (!bytes.empty()) {
     const ssize_t n = send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-    if (n <= 0) return false;  // the server closed the connection: fine
+    if (n < 0 && errno == EINTR) continue;  // libFuzzer's SIGALRM (the -timeout watchdog)
+    if (n <= 0) return false;               // the server closed the connection: fine
     bytes.remove_prefix(static_cast<size_t>(n));
   }
   return true;
+}
+
+// recv() that goes on after a signal; 0 at the end of the stream, -1 on an error.
+inline ssize_t Receive(int fd, char* buffer, size_t size) {
+  for (;;) {
+    const ssize_t n = recv(fd, buffer, size, 0);
+    if (n >= 0 || errno != EINTR) return n;
+  }
 }
 
 }  // namespace fuzz_h2
