@@ -32,7 +32,6 @@
 #include <thread>
 #include <vector>
 
-#include "codec/compression.h"
 #include "fuzz_check.h"
 #include "h2_script.h"
 #include "h2rpc.h"
@@ -245,24 +244,7 @@ void AppendData(std::string& out, Input& in, const ClientView& client) {
   const uint8_t flags = in.Byte();
   std::string body = in.Bytes(64);
   if (flags & 16) body.resize(kMaxReceiveMessage + 1, 'z');  // one byte over the limit
-  std::string payload;
-  switch ((flags >> 1) & 3) {
-    case 0:
-      payload = GrpcMessage(0, body, static_cast<uint32_t>(body.size()));
-      break;
-    case 1: {
-      auto compressed = h2rpc::codec::Compress(
-          (flags & 32) ? h2rpc::Compression::kDeflate : h2rpc::Compression::kGzip, body);
-      FUZZ_CHECK(compressed.ok());
-      payload = GrpcMessage(1, *compressed, static_cast<uint32_t>(compressed->size()));
-      break;
-    }
-    case 2:  // a length prefix that lies, possibly far beyond the limit
-      payload = GrpcMessage(in.Byte() & 1, body, in.Uint32());
-      break;
-    default:
-      payload = body;
-  }
+  std::string payload = fuzz_h2::DataPayload(in, flags >> 1, (flags & 32) != 0, body);
   if (flags & 64) payload += payload;  // two messages in one frame
   AppendFrame(out, NGHTTP2_DATA, (flags & 1) ? NGHTTP2_FLAG_END_STREAM : 0, stream_id, payload);
 }

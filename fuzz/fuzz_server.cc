@@ -32,7 +32,6 @@
 #include <string_view>
 #include <vector>
 
-#include "codec/compression.h"
 #include "fuzz_check.h"
 #include "h2_script.h"
 #include "h2rpc.h"
@@ -245,24 +244,7 @@ void AppendData(std::string& out, Awaited& awaited, Input& in) {
     value.set_value(body);
     body = value.SerializeAsString();
   }
-  std::string payload;
-  switch ((flags >> 1) & 3) {
-    case 0:
-      payload = GrpcMessage(0, body, static_cast<uint32_t>(body.size()));
-      break;
-    case 1: {
-      auto compressed = h2rpc::codec::Compress(
-          (flags & 16) ? h2rpc::Compression::kDeflate : h2rpc::Compression::kGzip, body);
-      FUZZ_CHECK(compressed.ok());
-      payload = GrpcMessage(1, *compressed, static_cast<uint32_t>(compressed->size()));
-      break;
-    }
-    case 2:  // a length prefix that lies, possibly far beyond the limit
-      payload = GrpcMessage(in.Byte() & 1, body, in.Uint32());
-      break;
-    default:
-      payload = body;
-  }
+  std::string payload = fuzz_h2::DataPayload(in, flags >> 1, (flags & 16) != 0, body);
   if (flags & 32) payload += payload;  // two messages in one frame
   uint8_t frame_flags = (flags & 1) ? NGHTTP2_FLAG_END_STREAM : 0;
   awaited.OnData(stream_id, frame_flags != 0);

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "codec/compression.h"
 #include "fuzz_check.h"
 
 namespace fuzz_h2 {
@@ -107,6 +108,28 @@ class HpackEncoder {
 
 inline std::string GrpcMessage(uint8_t compressed, std::string_view body, uint32_t declared) {
   return std::string(1, static_cast<char>(compressed)) + Be32(declared) + std::string(body);
+}
+
+// A DATA payload carrying `body` in one of four forms (`form` % 4): a right gRPC message,
+// a compressed one (deflate or gzip), one whose length prefix lies (read from the input,
+// possibly far beyond any limit), or the bare bytes with no prefix at all.
+inline std::string DataPayload(Input& in, uint8_t form, bool deflate, const std::string& body) {
+  switch (form % 4) {
+    case 0:
+      return GrpcMessage(0, body, static_cast<uint32_t>(body.size()));
+    case 1: {
+      auto compressed = h2rpc::codec::Compress(
+          deflate ? h2rpc::codec::Compression::kDeflate : h2rpc::codec::Compression::kGzip, body);
+      FUZZ_CHECK(compressed.ok());
+      return GrpcMessage(1, *compressed, static_cast<uint32_t>(compressed->size()));
+    }
+    case 2: {
+      const uint8_t compressed_flag = in.Byte() & 1;
+      return GrpcMessage(compressed_flag, body, in.Uint32());
+    }
+    default:
+      return body;
+  }
 }
 
 inline bool SendAll(int fd, std::string_view bytes) {
