@@ -41,7 +41,6 @@ namespace {
 using fuzz_h2::AppendFrame;
 using fuzz_h2::Be32;
 using fuzz_h2::Field;
-using fuzz_h2::GrpcMessage;
 using fuzz_h2::HpackEncoder;
 using fuzz_h2::Input;
 using fuzz_h2::Pick;
