@@ -127,23 +127,10 @@ class ClientView {
   // Reads for up to `wait` or until `done()`; false once the client closed or reset.
   template <class Done>
   bool Read(int fd, std::chrono::milliseconds wait, Done done) {
-    const auto until = std::chrono::steady_clock::now() + wait;
-    char buffer[16384];
-    while (!done()) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-          until - std::chrono::steady_clock::now());
-      if (left.count() <= 0) return true;
-      pollfd p{fd, POLLIN, 0};
-      if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-      const ssize_t n = fuzz_h2::Receive(fd, buffer, sizeof buffer);
-      if (n <= 0) return false;
-      Add(buffer, static_cast<size_t>(n));
-    }
-    return true;
+    return fuzz_h2::ReadUntil(fd, *this, wait, done);
   }
   const std::vector<uint32_t>& opened() const { return opened_; }
-
- private:
+  // The bytes read (ReadUntil's callback).
   void Add(const char* data, size_t n) {
     bytes_.append(data, n);
     size_t used = 0;
@@ -170,6 +157,7 @@ class ClientView {
     bytes_.erase(0, used);
   }
 
+ private:
   bool preface_seen_ = false;
   std::string bytes_;
   std::vector<uint32_t> opened_;

@@ -44,6 +44,7 @@ using fuzz_h2::Field;
 using fuzz_h2::HpackEncoder;
 using fuzz_h2::Input;
 using fuzz_h2::Pick;
+using fuzz_h2::ReadUntil;
 using fuzz_h2::SendAll;
 using google::protobuf::BytesValue;
 
@@ -431,25 +432,6 @@ class ServerView {
   bool goaway_ = false;
   std::set<uint32_t> closed_;
 };
-
-// Reads what the server sends into `view` until `done()` or `wait` passes; false if the server
-// closed the connection.
-template <class Done>
-bool ReadUntil(int fd, ServerView& view, std::chrono::milliseconds wait, Done done) {
-  const auto until = std::chrono::steady_clock::now() + wait;
-  char buffer[16384];
-  while (!done()) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        until - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return true;
-    pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-    const ssize_t n = fuzz_h2::Receive(fd, buffer, sizeof buffer);
-    if (n <= 0) return false;
-    view.Add(buffer, static_cast<size_t>(n));
-  }
-  return true;
-}
 
 int Connect(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

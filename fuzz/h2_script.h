@@ -3,10 +3,12 @@
 #pragma once
 
 #include <nghttp2/nghttp2.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -148,6 +150,25 @@ inline ssize_t Receive(int fd, char* buffer, size_t size) {
     const ssize_t n = recv(fd, buffer, size, 0);
     if (n >= 0 || errno != EINTR) return n;
   }
+}
+
+// Reads what the peer sends into `view` (anything with Add(const char*, size_t)) until `done()`
+// or `wait` passes; false once the peer closed or reset the connection.
+template <class View, class Done>
+bool ReadUntil(int fd, View& view, std::chrono::milliseconds wait, Done done) {
+  const auto until = std::chrono::steady_clock::now() + wait;
+  char buffer[16384];
+  while (!done()) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return true;
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    const ssize_t n = Receive(fd, buffer, sizeof buffer);
+    if (n <= 0) return false;
+    view.Add(buffer, static_cast<size_t>(n));
+  }
+  return true;
 }
 
 }  // namespace fuzz_h2
