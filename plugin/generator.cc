@@ -398,7 +398,7 @@ std::string DescriptorTableName(const pb::FileDescriptor* file) {
   return name;
 }
 
-std::string SourceFor(const pb::ServiceDescriptor* service) {
+std::string SourceFor(const pb::ServiceDescriptor* service, bool lite_runtime) {
   std::map<std::string, std::string> vars = {{"Service", ServiceClassName(service)}};
   std::string out = Substitute(
       "$Service$::Stub::Stub(std::shared_ptr<::h2rpc::Channel> channel) : "
@@ -447,7 +447,7 @@ std::string SourceFor(const pb::ServiceDescriptor* service) {
   // an override in the user's subclass is what runs.
   out += Substitute("\n$Service$::Service::Service() {\n", vars);
   // protoc's C++ code has no descriptor table in the lite runtime.
-  if (service->file()->options().optimize_for() != pb::FileOptions::LITE_RUNTIME) {
+  if (!lite_runtime) {
     out += "  ::h2rpc::internal::KeepLinked(&::" + DescriptorTableName(service->file()) + ");\n";
   }
   for (int i = 0; i < service->method_count(); ++i) {
@@ -541,10 +541,14 @@ std::string StripProtoExtension(const std::string& filename) {
 
 bool Generator::Generate(const pb::FileDescriptor* file, const std::string& parameter,
                          pb::compiler::GeneratorContext* context, std::string* error) const {
-  if (!parameter.empty()) {
-    *error = "protoc-gen-h2rpc takes no options, got \"" + parameter + "\"";
+  // "lite" mirrors --cpp_opt=lite, which makes protoc write lite-runtime messages for a file
+  // that does not say `option optimize_for = LITE_RUNTIME;` itself.
+  if (!parameter.empty() && parameter != "lite") {
+    *error = "protoc-gen-h2rpc takes no option but \"lite\", got \"" + parameter + "\"";
     return false;
   }
+  const bool lite_runtime =
+      parameter == "lite" || file->options().optimize_for() == pb::FileOptions::LITE_RUNTIME;
   for (int i = 0; i < file->service_count(); ++i) {
     if (!CheckNames(file->service(i), error)) return false;
   }
@@ -602,7 +606,7 @@ bool Generator::Generate(const pb::FileDescriptor* file, const std::string& para
         source += "\n";
       }
       header += HeaderFor(file->service(i));
-      source += SourceFor(file->service(i));
+      source += SourceFor(file->service(i), lite_runtime);
     }
     header += NamespaceClose(file);
     source += NamespaceClose(file);

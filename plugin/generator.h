@@ -10,8 +10,9 @@
 namespace h2rpc::plugin {
 
 /// Generates the h2rpc service code for one .proto file. Stateless: protoc calls Generate() once
-/// per file named on its command line. The generator takes no options (--h2rpc_opt); it fails
-/// with a message if given one, or if two methods of a service map to the same C++ name.
+/// per file named on its command line. Its one option, "lite" (--h2rpc_opt=lite, to go with
+/// --cpp_opt=lite), writes code for protobuf's lite runtime; it fails with a message if given
+/// any other option, or if two methods of a service map to the same C++ name.
 class Generator final : public google::protobuf::compiler::CodeGenerator {
  public:
   bool Generate(const google::protobuf::FileDescriptor* file, const std::string& parameter,

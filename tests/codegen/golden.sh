@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Golden-file test of protoc-gen-h2rpc: runs protoc with the plugin on the test protos and
 # compares every .h2rpc.h/.h2rpc.cc it writes with golden/, byte for byte; then checks that the
-# plugin rejects what it must (a method-name clash, an option) with a clear message.
+# plugin rejects what it must (a method-name clash, an unknown option) with a clear message, and
+# that its lite option drops only the descriptor-table reference.
 #
 #   golden.sh PROTOC PLUGIN            check (meson test: codegen-golden)
 #   golden.sh PROTOC PLUGIN --update   rewrite golden/ after an intended change to the output
@@ -64,11 +65,30 @@ expect_error() {
 }
 expect_error "method name clash" 'methods "delete" and "delete_" both become the C++ name "delete_"' \
   --h2rpc_out="$out" errors/name_clash.proto
-expect_error "unknown option" 'protoc-gen-h2rpc takes no options, got "lite"' \
-  --h2rpc_out=lite:"$out" no_package.proto
+expect_error "unknown option" 'protoc-gen-h2rpc takes no option but "lite", got "speed"' \
+  --h2rpc_out=speed:"$out" no_package.proto
+
+# --h2rpc_opt=lite (for messages generated with --cpp_opt=lite) writes the same code without the
+# descriptor-table reference, which the lite runtime's .pb.cc does not define.
+lite_out=$out/lite
+mkdir -p "$lite_out"
+"$protoc" --proto_path="$here" --plugin=protoc-gen-h2rpc="$plugin" --h2rpc_opt=lite \
+  --h2rpc_out="$lite_out" codegen_test.proto
+keep_linked='KeepLinked(&::descriptor_table_'
+if ! grep -qF "$keep_linked" "$here/golden/codegen_test.h2rpc.cc"; then
+  echo "FAIL: golden/codegen_test.h2rpc.cc has no descriptor-table line; update the lite check"
+  failed=1
+fi
+for f in codegen_test.h2rpc.h codegen_test.h2rpc.cc; do
+  if ! diff -u <(grep -vF "$keep_linked" "$here/golden/$f") "$lite_out/$f"; then
+    echo "FAIL: --h2rpc_opt=lite: $f is not golden/$f without its descriptor-table line"
+    failed=1
+  fi
+done
 
 if [ "$failed" -ne 0 ]; then
   echo "(if the change is intended: ninja -C <build> codegen-update-golden)"
   exit 1
 fi
-echo "PASS: $(echo "$generated" | wc -l) generated files match golden/; errors reported as expected"
+echo "PASS: $(echo "$generated" | wc -l) generated files match golden/; lite output as expected;" \
+  "errors reported as expected"
