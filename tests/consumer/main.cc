@@ -2,6 +2,8 @@
 // (h2rpc_health) and server reflection (h2rpc_reflection) on a free loopback port, calls
 // Greeter once through the generated stub, Health/Check once as raw bytes, asks reflection for
 // the services and the file describing Greeter (raw bytes too), and exits 0 if all is right.
+// Built against a protobuf-lite h2rpc (CONSUMER_PROTOBUF_LITE) it has lite messages and no
+// reflection, which needs descriptors.
 #include <chrono>
 #include <iostream>
 #include <memory>
@@ -12,7 +14,9 @@
 #include "greeter.h2rpc.h"
 #include "h2rpc.h"
 #include "services/health/health_service.h"
+#ifndef CONSUMER_PROTOBUF_LITE
 #include "services/reflection/reflection_service.h"
+#endif
 
 namespace {
 
@@ -25,6 +29,7 @@ class GreeterImpl final : public consumer::v1::Greeter::Service {
   }
 };
 
+#ifndef CONSUMER_PROTOBUF_LITE
 // Sends each request on one reflection stream; false unless every answer contains its `want`.
 bool AskReflection(h2rpc::Channel& channel,
                    const std::vector<std::pair<std::string, std::string>>& requests_and_wants) {
@@ -45,19 +50,22 @@ bool AskReflection(h2rpc::Channel& channel,
   if (!status.ok()) std::cerr << "consumer: reflection stream: " << status << "\n";
   return all_found && status.ok();
 }
+#endif
 
 }  // namespace
 
 int main() {
   GreeterImpl service;
   h2rpc::HealthService health;
-  h2rpc::ReflectionService reflection;
   int port = 0;
   h2rpc::ServerBuilder builder;
   builder.AddListeningPort("127.0.0.1:0", &port)
       .RegisterService(&service)
-      .RegisterService(health.service())
-      .RegisterService(reflection.service());
+      .RegisterService(health.service());
+#ifndef CONSUMER_PROTOBUF_LITE
+  h2rpc::ReflectionService reflection;
+  builder.RegisterService(reflection.service());
+#endif
   std::unique_ptr<h2rpc::Server> server = builder.BuildAndStart();
   if (!server) {
     std::cerr << "consumer: server did not start: " << builder.error() << "\n";
@@ -78,13 +86,17 @@ int main() {
   std::string health_reply;
   h2rpc::Status health_status =
       channel->UnaryCall(health_context, "/grpc.health.v1.Health/Check", "", &health_reply);
+#ifdef CONSUMER_PROTOBUF_LITE
+  const bool reflected = true;
+#else
   // ServerReflectionRequest{list_services: ""} is field 7, length 0; file_containing_symbol
   // is field 4. The answers carry the names as plain bytes.
   const std::string symbol = "consumer.v1.Greeter";
-  bool reflected = AskReflection(
+  const bool reflected = AskReflection(
       *channel,
       {{std::string("\x3a\x00", 2), symbol},
        {"\x22" + std::string(1, static_cast<char>(symbol.size())) + symbol, "greeter.proto"}});
+#endif
   server->Shutdown();
 
   if (!health_status.ok() || health_reply != std::string("\x08\x01", 2)) {

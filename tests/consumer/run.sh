@@ -7,18 +7,21 @@
 #               the plugin through the .pc file's prefix (the docs/MESON.md recipe)
 #   subproject  this checkout symlinked as the consumer's subprojects/h2rpc and used through
 #               dependency('h2rpc', fallback : ['h2rpc', 'h2rpc_dep']) (--force-fallback-for)
+#   lite        the subproject configured with -Dh2rpc:protobuf_runtime=lite: the consumer
+#               generates lite messages (--cpp_opt=lite, --h2rpc_opt=lite) and the program must
+#               link libprotobuf-lite and not libprotobuf
 #
 # Prints PASS or FAIL per variant (with the log tail on failure) and exits non-zero if any
 # failed. Everything happens in a temporary directory, removed at the end (KEEP=1 keeps it).
 #
-#   tests/consumer/run.sh [installed|subproject]...     default: both
+#   tests/consumer/run.sh [installed|subproject|lite]...     default: all three
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 jobs=${JOBS:-2}
 variants=("$@")
-[ ${#variants[@]} -eq 0 ] && variants=(installed subproject)
+[ ${#variants[@]} -eq 0 ] && variants=(installed subproject lite)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/h2rpc-consumer.XXXXXX")
 if [ "${KEEP:-0}" = 1 ]; then
@@ -78,13 +81,31 @@ variant_subproject() {
   build_and_run "$src" "$src/build" --force-fallback-for=h2rpc
 }
 
+variant_lite() {
+  local src=$work/consumer-lite
+  consumer_source "$src"
+  mkdir -p "$src/subprojects"
+  ln -s "$repo" "$src/subprojects/h2rpc"
+  build_and_run "$src" "$src/build" --force-fallback-for=h2rpc -Dh2rpc:protobuf_runtime=lite ||
+    return 1
+  local libs
+  libs=$(ldd "$src/build/consumer") || return 1
+  if ! grep -q 'libprotobuf-lite\.so' <<<"$libs" || grep -q 'libprotobuf\.so' <<<"$libs"; then
+    echo "lite consumer should link libprotobuf-lite and not libprotobuf; ldd says:"
+    echo "$libs"
+    return 1
+  fi
+  echo "consumer links $(grep -o 'libprotobuf[-a-z]*\.so[.0-9]*' <<<"$libs" | sort -u | tr '\n' ' ')"
+}
+
 failed=0
 for variant in "${variants[@]}"; do
   case "$variant" in
     installed) label="installed h2rpc via pkg-config" ;;
     subproject) label="h2rpc as a Meson subproject" ;;
+    lite) label="h2rpc subproject with protobuf_runtime=lite" ;;
     *)
-      echo "usage: $0 [installed|subproject]..." >&2
+      echo "usage: $0 [installed|subproject|lite]..." >&2
       exit 2
       ;;
   esac
