@@ -463,18 +463,19 @@ class H2Client:
             pass
 
 
-def static_server(build, tmpdir):
+def static_server(build, tmpdir, protobuf="protobuf", name="h2rpc-bench-server-static"):
     """The h2rpc bench server's objects linked again with -static (glibc, libstdc++, protobuf,
     nghttp2, zlib from Debian's .a files): what a constrained program that links statically
-    maps. Returns its path, or None if the link failed (the reason on stderr)."""
+    maps. `protobuf` is the library to link ("protobuf-lite" for a -Dprotobuf_runtime=lite
+    build). Returns its path, or None if the link failed (the reason on stderr)."""
     objs = sorted(glob.glob(os.path.join(build, "bench", "h2rpc-bench-server.p", "*.o")))
     archives = [os.path.join(build, "bench", "libh2rpc_bench_proto.a"),
                 os.path.join(build, "libh2rpc.a"), os.path.join(build, "codec", "libh2rpc_codec.a")]
     if not objs or not all(os.path.exists(a) for a in archives):
         return None
-    out = os.path.join(tmpdir, "h2rpc-bench-server-static")
+    out = os.path.join(tmpdir, name)
     cmd = (["g++", "-static", "-pthread", "-o", out] + objs + ["-Wl,--gc-sections", "-Wl,--start-group"]
-           + archives + ["-lprotobuf", "-lnghttp2", "-lz", "-Wl,--end-group"])
+           + archives + ["-l" + protobuf, "-lnghttp2", "-lz", "-Wl,--end-group"])
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
         log(f"compare: static link failed: {r.stderr.strip()[-400:]}")
@@ -482,8 +483,9 @@ def static_server(build, tmpdir):
     return out
 
 
-def static_footprint(exe, settle=0.5):
-    """Idle RSS of the statically linked server, verified by one call through it."""
+def idle_footprint(exe, settle=0.5):
+    """Idle RSS of a variant of the h2rpc bench server (static, protobuf-lite), verified by one
+    call through it."""
     res = {"problems": []}
     srv = Server(exe)
     try:
@@ -493,11 +495,11 @@ def static_footprint(exe, settle=0.5):
         c.unary()
         c.close()
     except Exception as e:  # noqa: BLE001
-        res["problems"].append(f"static server: {e}")
+        res["problems"].append(f"{os.path.basename(exe)}: {e}")
     finally:
         exit_line = srv.stop()
     if exit_line is None or exit_line["unary"] != 1:
-        res["problems"].append(f"static server: exit line {exit_line}")
+        res["problems"].append(f"{os.path.basename(exe)}: exit line {exit_line}")
     return res
 
 
@@ -810,12 +812,18 @@ def run_all(args):
             R.problems += [f"footprint {impl}: {p}" for p in fp[impl]["problems"]]
         sz, cc = {}, {}
         if not args.smoke:
-            exe = static_server(args.build, tmpdir)
-            if exe:
-                log("compare: footprint h2rpc, linked -static")
-                fp["static"] = guarded(R, "footprint static", lambda: static_footprint(exe),
-                                       {"problems": []})
-                R.problems += [f"footprint static: {p}" for p in fp["static"]["problems"]]
+            variants = [("static", static_server(args.build, tmpdir))]
+            if args.lite_build:
+                variants += [
+                    ("lite", os.path.join(args.lite_build, "bench", "h2rpc-bench-server")),
+                    ("lite_static", static_server(args.lite_build, tmpdir, "protobuf-lite",
+                                                  "h2rpc-bench-server-lite-static"))]
+            for key, exe in variants:
+                if exe and os.path.exists(exe):
+                    log(f"compare: footprint h2rpc variant {key}")
+                    fp[key] = guarded(R, f"footprint {key}", lambda: idle_footprint(exe),
+                                      {"problems": []})
+                    R.problems += [f"footprint {key}: {p}" for p in fp[key]["problems"]]
             sz = guarded(R, "sizes", lambda: sizes(bins, args.build, args.shared_build, tmpdir), {})
             for rnd in range(args.runs):
                 for impl, suffix in (("h2rpc", "bench.h2rpc.cc"), ("grpcpp", "bench.grpc.pb.cc")):
@@ -959,6 +967,10 @@ def build_table(R, fl, h2l, fp, sz, cc, cg, impls):
         "≤ 0.2×", None, le(0.2))
     row("8", "server RSS idle, h2rpc server linked -static (grpc++: as above, dynamic), MiB",
         kb2mib(fpv("static", "idle")), kb2mib(fpv("grpcpp", "idle")))
+    row("8", "server RSS idle, h2rpc with -Dprotobuf_runtime=lite (grpc++: as above), MiB",
+        kb2mib(fpv("lite", "idle")), kb2mib(fpv("grpcpp", "idle")))
+    row("8", "server RSS idle, h2rpc protobuf-lite and linked -static (grpc++: as above), MiB",
+        kb2mib(fpv("lite_static", "idle")), kb2mib(fpv("grpcpp", "idle")))
     row("8", "server RSS idle: anonymous part (heap, stacks), MiB",
         kb2mib(fpv("h2rpc", "idle", "anon")), kb2mib(fpv("grpcpp", "idle", "anon")))
     row("8", "server PSS idle (shared library pages divided), MiB",
@@ -1017,6 +1029,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--build", default="build-release")
     ap.add_argument("--shared-build", default="")
+    ap.add_argument("--lite-build", default="", help="a -Dprotobuf_runtime=lite build tree")
     ap.add_argument("--runs", type=int, default=int(os.environ.get("RUNS", "3")))
     ap.add_argument("--seconds", type=float, default=float(os.environ.get("SECONDS", "2") or 2))
     ap.add_argument("--warmup", type=float, default=0.5)

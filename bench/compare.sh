@@ -7,8 +7,9 @@
 #   NO_CALLGRIND=1 bench/compare.sh  skip the (slow, ~5 min) callgrind section
 #   SMOKE=1 BUILD_DIR=build bench/compare.sh   correctness only (what CI runs, no timing)
 #
-# Builds build-release (buildtype=release, grpc++ peers on) and build-release-shared
-# (default_library=shared, for the size of libh2rpc.so), then runs bench/compare.py. Every
+# Builds build-release (buildtype=release, grpc++ peers on), build-release-shared
+# (default_library=shared, for the size of libh2rpc.so) and build-release-lite
+# (protobuf_runtime=lite, for the bench server's footprint), then runs bench/compare.py. Every
 # figure is verified (server counters vs client, h2load DATA bytes); see bench/compare.py.
 
 # bash makes $SECONDS a clock; the user's value is only in the environment string.
@@ -46,6 +47,8 @@ ninja -C "$build" -j"$JOBS" >/dev/null
 setup "$build-shared" --buildtype=release -Ddefault_library=shared -Dtests=disabled \
   -Dexamples=disabled -Dgrpcpp_peers=disabled
 meson compile -C "$build-shared" -j "$JOBS" h2rpc >/dev/null
+setup "$build-lite" --buildtype=release -Dprotobuf_runtime=lite
+meson compile -C "$build-lite" -j "$JOBS" h2rpc-bench-server >/dev/null
 
 extra=()
 [ "${NO_CALLGRIND:-0}" = 1 ] && extra+=(--no-callgrind)
@@ -54,5 +57,6 @@ command="bench/compare.sh"
 [ "$bench_seconds" != 2 ] && command="SECONDS=$bench_seconds $command"
 mkdir -p bench/results
 exec /usr/bin/python3 bench/compare.py --build "$build" --shared-build "$build-shared" \
+  --lite-build "$build-lite" \
   --runs "$RUNS" --seconds "$bench_seconds" --out bench/results/latest.md \
   --command "$command" "${extra[@]}"
