@@ -36,7 +36,7 @@ import threading
 import time
 
 IMPLS = ("h2rpc", "grpcpp")
-LABEL = {"h2rpc": "h2rpc", "grpcpp": "grpc++"}
+LABEL = {"h2rpc": "h2rpc", "grpcpp": "grpc++", "grpcjs": "grpc-js"}
 # One gRPC message: flag 0, length 0x42, Payload{body = 64 x 'x'} (0A 40 + 64 bytes): 71 bytes,
 # and the server answers the same 71 bytes.
 UNARY_BODY = b"\x00\x00\x00\x00\x42\x0a\x40" + b"x" * 64
@@ -691,6 +691,9 @@ SCENARIOS = {
     "si_1m": {"mode": "stream_in", "threads": 1, "size": 1 << 20},
     "echo_64": {"mode": "echo", "threads": 1, "size": 64},
 }
+# A third server, when --grpcjs-server is given: grpc-js (Node.js) driven by the h2rpc client,
+# next to the h2rpc server driven by the same client.
+GRPCJS_SCENARIOS = ("unary_1", "unary_8", "so_64", "echo_64")
 # Cross-driving: (scenario, client impl, server impl).
 CROSS = [("unary_1", "h2rpc", "grpcpp"), ("unary_1", "grpcpp", "h2rpc"),
          ("unary_8", "h2rpc", "grpcpp"), ("unary_8", "grpcpp", "h2rpc")]
@@ -751,9 +754,12 @@ def run_all(args):
     log(f"compare: programs found for {', '.join(impls) or 'nothing'} in {args.build}")
     if not impls:
         raise SystemExit("compare: no bench programs built")
+    with_grpcjs = bool(args.grpcjs_server) and not args.smoke and "h2rpc" in bins
+    if with_grpcjs:
+        bins["grpcjs"] = {"server": args.grpcjs_server, "client": None}
     R = Results()
     fl = {"tcp": [], "nghttpd": []}
-    h2l = {i: [] for i in impls}
+    h2l = {i: [] for i in impls + (["grpcjs"] if with_grpcjs else [])}
     tmpdir = tempfile.mkdtemp(prefix="h2rpc-bench-")
     body_file = os.path.join(tmpdir, "unary-64.bin")
     with open(body_file, "wb") as f:
@@ -795,9 +801,15 @@ def run_all(args):
                     R.add((key, c, s), run)
                     log(f"compare:   {key} {c} -> {s} (cross): " +
                         (f"ok, {brief(run)}" if not run["problems"] else "; ".join(run["problems"])))
+            if with_grpcjs:
+                for key in GRPCJS_SCENARIOS:
+                    run = pair_run(bins, "h2rpc", "grpcjs", SCENARIOS[key], secs, warm)
+                    R.add((key, "h2rpc", "grpcjs"), run)
+                    log(f"compare:   {key} h2rpc -> grpcjs: " +
+                        (f"ok, {brief(run)}" if not run["problems"] else "; ".join(run["problems"])))
             # (6)+(7) h2load and server CPU per call
             if shutil.which("h2load"):
-                for impl in order:
+                for impl in order + (["grpcjs"] if with_grpcjs else []):
                     res = h2load_server(bins, impl, n_h2load, body_file)
                     log(f"compare:   h2load -> {impl}: " + ("; ".join(res["problems"]) or "ok"))
                     h2l[impl].append(res)
@@ -818,6 +830,8 @@ def run_all(args):
                     ("lite", os.path.join(args.lite_build, "bench", "h2rpc-bench-server")),
                     ("lite_static", static_server(args.lite_build, tmpdir, "protobuf-lite",
                                                   "h2rpc-bench-server-lite-static"))]
+            if with_grpcjs:
+                variants.append(("grpcjs", args.grpcjs_server))
             for key, exe in variants:
                 if exe and os.path.exists(exe):
                     log(f"compare: footprint h2rpc variant {key}")
@@ -1020,6 +1034,31 @@ def build_table(R, fl, h2l, fp, sz, cc, cg, impls):
              "|---|---|---:|---:|---:|---|---:|"]
     for r in rows:
         lines.append("| " + " | ".join(r) + " |")
+    if "grpcjs" in h2l:
+        def h2lv(impl, field):
+            return median([x.get(field) for x in h2l[impl] if not x["problems"]])
+        lines += ["", "A third server, grpc-js (Node.js), driven by the same h2rpc client as the "
+                  "h2rpc server (medians of the same rounds):", "",
+                  "| figure | h2rpc server | grpc-js server | h2rpc ÷ grpc-js |",
+                  "|---|---:|---:|---:|"]
+        js_rows = [
+            ("unary p50 µs (1 thread, 64 B)", f("unary_1", "p50_us"),
+             f("unary_1", "p50_us", "h2rpc", "grpcjs")),
+            ("unary calls/s, 8 threads, one channel", f("unary_8", "calls_per_s"),
+             f("unary_8", "calls_per_s", "h2rpc", "grpcjs")),
+            ("server streaming 64 B, msgs/s", f("so_64", "msgs_per_s"),
+             f("so_64", "msgs_per_s", "h2rpc", "grpcjs")),
+            ("bidi echo round trip p50 µs (64 B)", f("echo_64", "p50_us"),
+             f("echo_64", "p50_us", "h2rpc", "grpcjs")),
+            ("h2load unary req/s (-c 4 -m 100, verified)", h2lv("h2rpc", "req_per_s"),
+             h2lv("grpcjs", "req_per_s")),
+            ("server CPU µs per unary call (under h2load)", h2lv("h2rpc", "server_cpu_us_per_call"),
+             h2lv("grpcjs", "server_cpu_us_per_call")),
+            ("server RSS idle, MiB", kb2mib(fpv("h2rpc", "idle")), kb2mib(fpv("grpcjs", "idle"))),
+        ]
+        for figure, h, j in js_rows:
+            r = f"{h / j:.2f}×" if h is not None and j not in (None, 0) else ""
+            lines.append(f"| {figure} | {fmt(h)} | {fmt(j)} | {r} |")
     return "\n".join(lines)
 
 
@@ -1030,6 +1069,8 @@ def main():
     ap.add_argument("--build", default="build-release")
     ap.add_argument("--shared-build", default="")
     ap.add_argument("--lite-build", default="", help="a -Dprotobuf_runtime=lite build tree")
+    ap.add_argument("--grpcjs-server", default="",
+                    help="peers/grpcjs/grpcjs-bench-server, with grpc-js in $GRPCJS_NODE_MODULES")
     ap.add_argument("--runs", type=int, default=int(os.environ.get("RUNS", "3")))
     ap.add_argument("--seconds", type=float, default=float(os.environ.get("SECONDS", "2") or 2))
     ap.add_argument("--warmup", type=float, default=0.5)
@@ -1077,7 +1118,8 @@ def write_report(args, table, R, sz, cg, impls, elapsed):
         f"- command: `{args.command}` (RUNS={args.runs}, SECONDS={args.seconds:g})",
         f"- machine: {os.cpu_count()} CPUs, Linux {platform.release()}, {gxx[0] if gxx else 'g++'}; "
         f"load average at the end: {' '.join(load)}; run took {elapsed / 60:.1f} min",
-        f"- implementations measured: {', '.join(LABEL[i] for i in impls)}",
+        f"- implementations measured: {', '.join(LABEL[i] for i in impls)}"
+        + (" and the grpc-js server" if args.grpcjs_server else ""),
         "",
         "Each client figure is the median of RUNS runs of a fresh server + one contract client "
         f"({args.seconds:g} s window after 0.5 s warm-up), h2rpc and grpc++ interleaved; every "

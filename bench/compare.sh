@@ -9,8 +9,9 @@
 #
 # Builds build-release (buildtype=release, grpc++ peers on), build-release-shared
 # (default_library=shared, for the size of libh2rpc.so) and build-release-lite
-# (protobuf_runtime=lite, for the bench server's footprint), then runs bench/compare.py. Every
-# figure is verified (server counters vs client, h2load DATA bytes); see bench/compare.py.
+# (protobuf_runtime=lite, for the bench server's footprint), installs grpc-js (npm) for a third
+# server, then runs bench/compare.py. Every figure is verified (server counters vs client,
+# h2load DATA bytes); see bench/compare.py.
 
 # bash makes $SECONDS a clock; the user's value is only in the environment string.
 bench_seconds=$(printenv SECONDS || true)
@@ -52,6 +53,16 @@ meson compile -C "$build-lite" -j "$JOBS" h2rpc-bench-server >/dev/null
 
 extra=()
 [ "${NO_CALLGRIND:-0}" = 1 ] && extra+=(--no-callgrind)
+# grpc-js (Node.js) as a third server, driven by the h2rpc client; left out if npm cannot
+# install the versions peers/grpcjs/package-lock.json pins.
+# shellcheck source=scripts/npm-peer.sh
+if (. scripts/npm-peer.sh && install_npm_peer peers/grpcjs "$build/grpcjs") >&2; then
+  GRPCJS_NODE_MODULES="$(cd "$build/grpcjs" && pwd)/node_modules"
+  export GRPCJS_NODE_MODULES
+  extra+=(--grpcjs-server peers/grpcjs/grpcjs-bench-server)
+else
+  echo "compare: grpc-js could not be installed; its table is left out" >&2
+fi
 command="bench/compare.sh"
 [ "$RUNS" != 3 ] && command="RUNS=$RUNS $command"
 [ "$bench_seconds" != 2 ] && command="SECONDS=$bench_seconds $command"
