@@ -443,8 +443,10 @@ std::string SourceFor(const pb::ServiceDescriptor* service, bool lite_runtime) {
     out += "}\n";
   }
 
-  // The constructor registers one typed handler per RPC; each forwards to the virtual method, so
-  // an override in the user's subclass is what runs.
+  // The constructor registers one typed handler per RPC: a captureless function that forwards to
+  // the virtual method, so an override in the user's subclass is what runs. A plain function
+  // rather than a capturing lambda: the library then makes the one std::function, and the
+  // compiler does not instantiate one per method here.
   out += Substitute("\n$Service$::Service::Service() {\n", vars);
   // protoc's C++ code has no descriptor table in the lite runtime.
   if (!lite_runtime) {
@@ -455,16 +457,16 @@ std::string SourceFor(const pb::ServiceDescriptor* service, bool lite_runtime) {
     const char* add = "";
     switch (m.kind) {
       case Kind::kUnary:
-        add = "AddUnaryMethod";
+        add = "AddUnaryHandler";
         break;
       case Kind::kServerStreaming:
-        add = "AddServerStreamingMethod";
+        add = "AddServerStreamingHandler";
         break;
       case Kind::kClientStreaming:
-        add = "AddClientStreamingMethod";
+        add = "AddClientStreamingHandler";
         break;
       case Kind::kBidiStreaming:
-        add = "AddBidiStreamingMethod";
+        add = "AddBidiStreamingHandler";
         break;
     }
     m.vars["Add"] = add;
@@ -478,8 +480,18 @@ std::string SourceFor(const pb::ServiceDescriptor* service, bool lite_runtime) {
     }
     out += add_line;
     out += Substitute("      $QService$::$kMethod$,\n", m.vars);
-    out += Signature("      ", "", "[this]", m.handler_params, " {");
-    out += Substitute("        return $Method$($args$);\n      });\n", m.vars);
+    std::vector<std::string> params = {"::h2rpc::Service& service"};
+    params.insert(params.end(), m.handler_params.begin(), m.handler_params.end());
+    out += Signature("      ", "", "[]", params, " {");
+    std::string call = Substitute(
+        "        return static_cast<$QService$::Service&>(service).$Method$($args$);\n", m.vars);
+    if (!Fits(call)) {
+      call = Substitute(
+          "        return static_cast<$QService$::Service&>(service)\n"
+          "            .$Method$($args$);\n",
+          m.vars);
+    }
+    out += call + "      });\n";
   }
   out += "}\n";
   out += Substitute("\n$Service$::Service::~Service() = default;\n", vars);
@@ -489,11 +501,7 @@ std::string SourceFor(const pb::ServiceDescriptor* service, bool lite_runtime) {
     out += "\n";
     out += Signature("", "::h2rpc::Status", vars["Service"] + "::Service::" + m.vars["Method"],
                      Unnamed(m.handler_params), " {");
-    out += Substitute(
-        "  return ::h2rpc::Status(::h2rpc::StatusCode::kUnimplemented,\n"
-        "                         \"$path$ is not implemented by this server\");\n"
-        "}\n",
-        m.vars);
+    out += Substitute("  return ::h2rpc::internal::Unimplemented(\"$path$\");\n}\n", m.vars);
   }
   return out;
 }

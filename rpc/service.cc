@@ -18,6 +18,11 @@ bool WriteMessage(ServerCall& call, const google::protobuf::MessageLite& message
 
 void KeepLinked(const void*) {}
 
+Status Unimplemented(const char* path) {
+  return Status(StatusCode::kUnimplemented,
+                std::string(path) + " is not implemented by this server");
+}
+
 namespace {
 
 Status ReadOnlyRequest(ServerCall& call, google::protobuf::MessageLite& request, const char* kind) {
@@ -69,3 +74,20 @@ Status FinishBidiStreaming(const Status& parse_error, Status status) {
 }
 
 }  // namespace h2rpc::internal
+
+namespace h2rpc {
+
+Service::~Service() = default;
+
+void Service::AddMethod(std::string path, RpcKind kind, GenericHandler handler) {
+  methods_.push_back({std::move(path), kind, std::move(handler)});
+}
+
+void Service::AddErasedHandler(const char* path, RpcKind kind, internal::HandlerRunner runner,
+                               internal::ErasedHandler handler) {
+  AddMethod(path, kind, [this, runner, handler](ServerContext& context, ServerCall& call) {
+    return runner(*this, handler, context, call);
+  });
+}
+
+}  // namespace h2rpc

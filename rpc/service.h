@@ -14,6 +14,7 @@
 namespace h2rpc {
 
 class ServerContext;  // only referred to here (see rpc/client_stream.h)
+class Service;
 
 enum class RpcKind { kUnary, kClientStreaming, kServerStreaming, kBidiStreaming };
 
@@ -55,6 +56,18 @@ Status FinishClientStreaming(ServerCall& call, const Status& parse_error, Status
                              const google::protobuf::MessageLite& response);
 /// After a bidi handler returned `status`: a request that failed to parse wins.
 Status FinishBidiStreaming(const Status& parse_error, Status status);
+
+/// A generated method's handler, a plain function pointer with its type erased for storage; the
+/// runner it is registered with casts it back to its real type (Service::UnaryHandler<...> and
+/// so on) before calling it.
+using ErasedHandler = void (*)();
+/// Runs one call of an erased handler: builds the typed messages, calls it, finishes the call.
+using HandlerRunner = Status (*)(Service& service, ErasedHandler handler, ServerContext& context,
+                                 ServerCall& call);
+
+/// UNIMPLEMENTED, "<path> is not implemented by this server": what the handlers of the
+/// generated base classes answer until a subclass overrides them.
+Status Unimplemented(const char* path);
 
 /// Does nothing. Generated service constructors pass their .proto file's descriptor table, so
 /// that the linker keeps that file's .pb.cc object: a .proto holding only services has no
@@ -121,7 +134,8 @@ struct MethodHandler {
 
 class Service {
  public:
-  virtual ~Service() = default;
+  // Out of line, so that generated services do not each instantiate the members' destruction.
+  virtual ~Service();
   const std::vector<MethodHandler>& methods() const { return methods_; }
 
   /// Called by ServerBuilder::BuildAndStart, just before the server starts serving, with the
@@ -133,8 +147,44 @@ class Service {
 
  protected:
   /// Registers a handler over serialized messages.
-  void AddMethod(std::string path, RpcKind kind, GenericHandler handler) {
-    methods_.push_back({std::move(path), kind, std::move(handler)});
+  void AddMethod(std::string path, RpcKind kind, GenericHandler handler);
+
+  /// Typed handlers as plain functions of the service (what generated code registers: one
+  /// captureless function per method, which costs the compiler far less than a callable in a
+  /// std::function per method; the one std::function is made inside the library).
+  template <class Request, class Response>
+  using UnaryHandler = Status (*)(Service&, ServerContext*, const Request*, Response*);
+  template <class Request, class Response>
+  using ServerStreamingHandler = Status (*)(Service&, ServerContext*, const Request*,
+                                            ServerWriter<Response>*);
+  template <class Request, class Response>
+  using ClientStreamingHandler = Status (*)(Service&, ServerContext*, ServerReader<Request>*,
+                                            Response*);
+  template <class Request, class Response>
+  using BidiStreamingHandler = Status (*)(Service&, ServerContext*,
+                                          ServerReaderWriter<Response, Request>*);
+
+  template <class Request, class Response>
+  void AddUnaryHandler(const char* path, UnaryHandler<Request, Response> handler) {
+    AddErasedHandler(path, RpcKind::kUnary, &RunUnary<Request, Response>,
+                     reinterpret_cast<internal::ErasedHandler>(handler));
+  }
+  template <class Request, class Response>
+  void AddServerStreamingHandler(const char* path,
+                                 ServerStreamingHandler<Request, Response> handler) {
+    AddErasedHandler(path, RpcKind::kServerStreaming, &RunServerStreaming<Request, Response>,
+                     reinterpret_cast<internal::ErasedHandler>(handler));
+  }
+  template <class Request, class Response>
+  void AddClientStreamingHandler(const char* path,
+                                 ClientStreamingHandler<Request, Response> handler) {
+    AddErasedHandler(path, RpcKind::kClientStreaming, &RunClientStreaming<Request, Response>,
+                     reinterpret_cast<internal::ErasedHandler>(handler));
+  }
+  template <class Request, class Response>
+  void AddBidiStreamingHandler(const char* path, BidiStreamingHandler<Request, Response> handler) {
+    AddErasedHandler(path, RpcKind::kBidiStreaming, &RunBidiStreaming<Request, Response>,
+                     reinterpret_cast<internal::ErasedHandler>(handler));
   }
 
   /// Typed registrations (what generated code uses). `fn` is any callable with the handler's
@@ -184,6 +234,50 @@ class Service {
   }
 
  private:
+  void AddErasedHandler(const char* path, RpcKind kind, internal::HandlerRunner runner,
+                        internal::ErasedHandler handler);
+
+  // The runners: one per call kind and message-type pair, shared by every method with them.
+  template <class Request, class Response>
+  static Status RunUnary(Service& service, internal::ErasedHandler handler, ServerContext& ctx,
+                         ServerCall& call) {
+    Request request;
+    Response response;
+    auto invoke = [&] {
+      return reinterpret_cast<UnaryHandler<Request, Response>>(handler)(service, &ctx, &request,
+                                                                        &response);
+    };
+    return internal::ServeUnary(call, request, response, internal::StatusThunk(invoke));
+  }
+  template <class Request, class Response>
+  static Status RunServerStreaming(Service& service, internal::ErasedHandler handler,
+                                   ServerContext& ctx, ServerCall& call) {
+    Request request;
+    ServerWriter<Response> writer(call);
+    auto invoke = [&] {
+      return reinterpret_cast<ServerStreamingHandler<Request, Response>>(handler)(
+          service, &ctx, &request, &writer);
+    };
+    return internal::ServeServerStreaming(call, request, internal::StatusThunk(invoke));
+  }
+  template <class Request, class Response>
+  static Status RunClientStreaming(Service& service, internal::ErasedHandler handler,
+                                   ServerContext& ctx, ServerCall& call) {
+    ServerReader<Request> reader(call);
+    Response response;
+    Status status = reinterpret_cast<ClientStreamingHandler<Request, Response>>(handler)(
+        service, &ctx, &reader, &response);
+    return internal::FinishClientStreaming(call, reader.parse_error(), std::move(status), response);
+  }
+  template <class Request, class Response>
+  static Status RunBidiStreaming(Service& service, internal::ErasedHandler handler,
+                                 ServerContext& ctx, ServerCall& call) {
+    ServerReaderWriter<Response, Request> stream(call);
+    Status status =
+        reinterpret_cast<BidiStreamingHandler<Request, Response>>(handler)(service, &ctx, &stream);
+    return internal::FinishBidiStreaming(stream.parse_error(), std::move(status));
+  }
+
   std::vector<MethodHandler> methods_;
 };
 

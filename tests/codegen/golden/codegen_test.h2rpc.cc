@@ -40,32 +40,36 @@ std::unique_ptr<::h2rpc::ClientReaderWriter<::codegen::h2rpc::v1::Envelope, ::co
 
 Echo::Service::Service() {
   ::h2rpc::internal::KeepLinked(&::descriptor_table_codegen_5ftest_2eproto);
-  ::h2rpc::Service::AddUnaryMethod<::codegen::common::Text, ::codegen::h2rpc::v1::Envelope>(
+  ::h2rpc::Service::AddUnaryHandler<::codegen::common::Text, ::codegen::h2rpc::v1::Envelope>(
       ::codegen::h2rpc::v1::Echo::kSayMethod,
-      [this](::h2rpc::ServerContext* context, const ::codegen::common::Text* request,
-             ::codegen::h2rpc::v1::Envelope* response) {
-        return Say(context, request, response);
+      [](::h2rpc::Service& service, ::h2rpc::ServerContext* context,
+         const ::codegen::common::Text* request, ::codegen::h2rpc::v1::Envelope* response) {
+        return static_cast<::codegen::h2rpc::v1::Echo::Service&>(service)
+            .Say(context, request, response);
       });
-  ::h2rpc::Service::AddServerStreamingMethod<::codegen::common::Text, ::codegen::common::Text>(
+  ::h2rpc::Service::AddServerStreamingHandler<::codegen::common::Text, ::codegen::common::Text>(
       ::codegen::h2rpc::v1::Echo::kRepeatMethod,
-      [this](::h2rpc::ServerContext* context, const ::codegen::common::Text* request,
-             ::h2rpc::ServerWriter<::codegen::common::Text>* writer) {
-        return Repeat(context, request, writer);
+      [](::h2rpc::Service& service, ::h2rpc::ServerContext* context,
+         const ::codegen::common::Text* request,
+         ::h2rpc::ServerWriter<::codegen::common::Text>* writer) {
+        return static_cast<::codegen::h2rpc::v1::Echo::Service&>(service)
+            .Repeat(context, request, writer);
       });
-  ::h2rpc::Service::AddClientStreamingMethod<::codegen::common::Text, ::codegen::common::Count>(
+  ::h2rpc::Service::AddClientStreamingHandler<::codegen::common::Text, ::codegen::common::Count>(
       ::codegen::h2rpc::v1::Echo::kCollectMethod,
-      [this](::h2rpc::ServerContext* context,
-             ::h2rpc::ServerReader<::codegen::common::Text>* reader,
-             ::codegen::common::Count* response) {
-        return Collect(context, reader, response);
+      [](::h2rpc::Service& service, ::h2rpc::ServerContext* context,
+         ::h2rpc::ServerReader<::codegen::common::Text>* reader,
+         ::codegen::common::Count* response) {
+        return static_cast<::codegen::h2rpc::v1::Echo::Service&>(service)
+            .Collect(context, reader, response);
       });
-  ::h2rpc::Service::AddBidiStreamingMethod<::codegen::h2rpc::v1::Envelope,
-                                           ::codegen::h2rpc::v1::Envelope>(
+  ::h2rpc::Service::AddBidiStreamingHandler<::codegen::h2rpc::v1::Envelope,
+                                            ::codegen::h2rpc::v1::Envelope>(
       ::codegen::h2rpc::v1::Echo::kChatMethod,
-      [this](
-          ::h2rpc::ServerContext* context,
+      [](
+          ::h2rpc::Service& service, ::h2rpc::ServerContext* context,
           ::h2rpc::ServerReaderWriter<::codegen::h2rpc::v1::Envelope, ::codegen::h2rpc::v1::Envelope>* stream) {
-        return Chat(context, stream);
+        return static_cast<::codegen::h2rpc::v1::Echo::Service&>(service).Chat(context, stream);
       });
 }
 
@@ -73,28 +77,24 @@ Echo::Service::~Service() = default;
 
 ::h2rpc::Status Echo::Service::Say(::h2rpc::ServerContext*, const ::codegen::common::Text*,
                                    ::codegen::h2rpc::v1::Envelope*) {
-  return ::h2rpc::Status(::h2rpc::StatusCode::kUnimplemented,
-                         "/codegen.h2rpc.v1.Echo/Say is not implemented by this server");
+  return ::h2rpc::internal::Unimplemented("/codegen.h2rpc.v1.Echo/Say");
 }
 
 ::h2rpc::Status Echo::Service::Repeat(::h2rpc::ServerContext*, const ::codegen::common::Text*,
                                       ::h2rpc::ServerWriter<::codegen::common::Text>*) {
-  return ::h2rpc::Status(::h2rpc::StatusCode::kUnimplemented,
-                         "/codegen.h2rpc.v1.Echo/Repeat is not implemented by this server");
+  return ::h2rpc::internal::Unimplemented("/codegen.h2rpc.v1.Echo/Repeat");
 }
 
 ::h2rpc::Status Echo::Service::Collect(::h2rpc::ServerContext*,
                                        ::h2rpc::ServerReader<::codegen::common::Text>*,
                                        ::codegen::common::Count*) {
-  return ::h2rpc::Status(::h2rpc::StatusCode::kUnimplemented,
-                         "/codegen.h2rpc.v1.Echo/Collect is not implemented by this server");
+  return ::h2rpc::internal::Unimplemented("/codegen.h2rpc.v1.Echo/Collect");
 }
 
 ::h2rpc::Status Echo::Service::Chat(
     ::h2rpc::ServerContext*,
     ::h2rpc::ServerReaderWriter<::codegen::h2rpc::v1::Envelope, ::codegen::h2rpc::v1::Envelope>*) {
-  return ::h2rpc::Status(::h2rpc::StatusCode::kUnimplemented,
-                         "/codegen.h2rpc.v1.Echo/Chat is not implemented by this server");
+  return ::h2rpc::internal::Unimplemented("/codegen.h2rpc.v1.Echo/Chat");
 }
 
 Keywords::Stub::Stub(std::shared_ptr<::h2rpc::Channel> channel) : channel_(std::move(channel)) {}
@@ -154,55 +154,68 @@ Keywords::Stub::class_(::h2rpc::ClientContext* context,
 
 Keywords::Service::Service() {
   ::h2rpc::internal::KeepLinked(&::descriptor_table_codegen_5ftest_2eproto);
-  ::h2rpc::Service::AddUnaryMethod<::codegen::h2rpc::v1::Envelope_Header,
-                                   ::codegen::h2rpc::v1::Envelope_Header>(
+  ::h2rpc::Service::AddUnaryHandler<::codegen::h2rpc::v1::Envelope_Header,
+                                    ::codegen::h2rpc::v1::Envelope_Header>(
       ::codegen::h2rpc::v1::Keywords::kdeleteMethod,
-      [this](::h2rpc::ServerContext* context, const ::codegen::h2rpc::v1::Envelope_Header* request,
-             ::codegen::h2rpc::v1::Envelope_Header* response) {
-        return delete_(context, request, response);
+      [](::h2rpc::Service& service, ::h2rpc::ServerContext* context,
+         const ::codegen::h2rpc::v1::Envelope_Header* request,
+         ::codegen::h2rpc::v1::Envelope_Header* response) {
+        return static_cast<::codegen::h2rpc::v1::Keywords::Service&>(service)
+            .delete_(context, request, response);
       });
-  ::h2rpc::Service::AddServerStreamingMethod<::codegen::h2rpc::v1::Envelope_Header,
-                                             ::codegen::h2rpc::v1::Envelope_Header>(
+  ::h2rpc::Service::AddServerStreamingHandler<::codegen::h2rpc::v1::Envelope_Header,
+                                              ::codegen::h2rpc::v1::Envelope_Header>(
       ::codegen::h2rpc::v1::Keywords::knewMethod,
-      [this](::h2rpc::ServerContext* context, const ::codegen::h2rpc::v1::Envelope_Header* request,
-             ::h2rpc::ServerWriter<::codegen::h2rpc::v1::Envelope_Header>* writer) {
-        return new_(context, request, writer);
+      [](::h2rpc::Service& service, ::h2rpc::ServerContext* context,
+         const ::codegen::h2rpc::v1::Envelope_Header* request,
+         ::h2rpc::ServerWriter<::codegen::h2rpc::v1::Envelope_Header>* writer) {
+        return static_cast<::codegen::h2rpc::v1::Keywords::Service&>(service)
+            .new_(context, request, writer);
       });
-  ::h2rpc::Service::AddClientStreamingMethod<::codegen::h2rpc::v1::Envelope_Header,
-                                             ::codegen::h2rpc::v1::Envelope_Header>(
+  ::h2rpc::Service::AddClientStreamingHandler<::codegen::h2rpc::v1::Envelope_Header,
+                                              ::codegen::h2rpc::v1::Envelope_Header>(
       ::codegen::h2rpc::v1::Keywords::kclassMethod,
-      [this](::h2rpc::ServerContext* context,
-             ::h2rpc::ServerReader<::codegen::h2rpc::v1::Envelope_Header>* reader,
-             ::codegen::h2rpc::v1::Envelope_Header* response) {
-        return class_(context, reader, response);
+      [](::h2rpc::Service& service, ::h2rpc::ServerContext* context,
+         ::h2rpc::ServerReader<::codegen::h2rpc::v1::Envelope_Header>* reader,
+         ::codegen::h2rpc::v1::Envelope_Header* response) {
+        return static_cast<::codegen::h2rpc::v1::Keywords::Service&>(service)
+            .class_(context, reader, response);
       });
-  ::h2rpc::Service::AddUnaryMethod<::codegen::h2rpc::v1::Envelope_Header,
-                                   ::codegen::h2rpc::v1::Envelope_Header>(
+  ::h2rpc::Service::AddUnaryHandler<::codegen::h2rpc::v1::Envelope_Header,
+                                    ::codegen::h2rpc::v1::Envelope_Header>(
       ::codegen::h2rpc::v1::Keywords::kStubMethod,
-      [this](::h2rpc::ServerContext* context, const ::codegen::h2rpc::v1::Envelope_Header* request,
-             ::codegen::h2rpc::v1::Envelope_Header* response) {
-        return Stub_(context, request, response);
+      [](::h2rpc::Service& service, ::h2rpc::ServerContext* context,
+         const ::codegen::h2rpc::v1::Envelope_Header* request,
+         ::codegen::h2rpc::v1::Envelope_Header* response) {
+        return static_cast<::codegen::h2rpc::v1::Keywords::Service&>(service)
+            .Stub_(context, request, response);
       });
-  ::h2rpc::Service::AddUnaryMethod<::codegen::h2rpc::v1::Envelope_Header,
-                                   ::codegen::h2rpc::v1::Envelope_Header>(
+  ::h2rpc::Service::AddUnaryHandler<::codegen::h2rpc::v1::Envelope_Header,
+                                    ::codegen::h2rpc::v1::Envelope_Header>(
       ::codegen::h2rpc::v1::Keywords::kServiceMethod,
-      [this](::h2rpc::ServerContext* context, const ::codegen::h2rpc::v1::Envelope_Header* request,
-             ::codegen::h2rpc::v1::Envelope_Header* response) {
-        return Service_(context, request, response);
+      [](::h2rpc::Service& service, ::h2rpc::ServerContext* context,
+         const ::codegen::h2rpc::v1::Envelope_Header* request,
+         ::codegen::h2rpc::v1::Envelope_Header* response) {
+        return static_cast<::codegen::h2rpc::v1::Keywords::Service&>(service)
+            .Service_(context, request, response);
       });
-  ::h2rpc::Service::AddUnaryMethod<::codegen::h2rpc::v1::Envelope_Header,
-                                   ::codegen::h2rpc::v1::Envelope_Header>(
+  ::h2rpc::Service::AddUnaryHandler<::codegen::h2rpc::v1::Envelope_Header,
+                                    ::codegen::h2rpc::v1::Envelope_Header>(
       ::codegen::h2rpc::v1::Keywords::kchannel_Method,
-      [this](::h2rpc::ServerContext* context, const ::codegen::h2rpc::v1::Envelope_Header* request,
-             ::codegen::h2rpc::v1::Envelope_Header* response) {
-        return channel__(context, request, response);
+      [](::h2rpc::Service& service, ::h2rpc::ServerContext* context,
+         const ::codegen::h2rpc::v1::Envelope_Header* request,
+         ::codegen::h2rpc::v1::Envelope_Header* response) {
+        return static_cast<::codegen::h2rpc::v1::Keywords::Service&>(service)
+            .channel__(context, request, response);
       });
-  ::h2rpc::Service::AddUnaryMethod<::codegen::h2rpc::v1::Envelope_Header,
-                                   ::codegen::h2rpc::v1::Envelope_Header>(
+  ::h2rpc::Service::AddUnaryHandler<::codegen::h2rpc::v1::Envelope_Header,
+                                    ::codegen::h2rpc::v1::Envelope_Header>(
       ::codegen::h2rpc::v1::Keywords::kNewStubMethod,
-      [this](::h2rpc::ServerContext* context, const ::codegen::h2rpc::v1::Envelope_Header* request,
-             ::codegen::h2rpc::v1::Envelope_Header* response) {
-        return NewStub(context, request, response);
+      [](::h2rpc::Service& service, ::h2rpc::ServerContext* context,
+         const ::codegen::h2rpc::v1::Envelope_Header* request,
+         ::codegen::h2rpc::v1::Envelope_Header* response) {
+        return static_cast<::codegen::h2rpc::v1::Keywords::Service&>(service)
+            .NewStub(context, request, response);
       });
 }
 
@@ -211,51 +224,44 @@ Keywords::Service::~Service() = default;
 ::h2rpc::Status Keywords::Service::delete_(::h2rpc::ServerContext*,
                                            const ::codegen::h2rpc::v1::Envelope_Header*,
                                            ::codegen::h2rpc::v1::Envelope_Header*) {
-  return ::h2rpc::Status(::h2rpc::StatusCode::kUnimplemented,
-                         "/codegen.h2rpc.v1.Keywords/delete is not implemented by this server");
+  return ::h2rpc::internal::Unimplemented("/codegen.h2rpc.v1.Keywords/delete");
 }
 
 ::h2rpc::Status
 Keywords::Service::new_(::h2rpc::ServerContext*, const ::codegen::h2rpc::v1::Envelope_Header*,
                         ::h2rpc::ServerWriter<::codegen::h2rpc::v1::Envelope_Header>*) {
-  return ::h2rpc::Status(::h2rpc::StatusCode::kUnimplemented,
-                         "/codegen.h2rpc.v1.Keywords/new is not implemented by this server");
+  return ::h2rpc::internal::Unimplemented("/codegen.h2rpc.v1.Keywords/new");
 }
 
 ::h2rpc::Status
 Keywords::Service::class_(::h2rpc::ServerContext*,
                           ::h2rpc::ServerReader<::codegen::h2rpc::v1::Envelope_Header>*,
                           ::codegen::h2rpc::v1::Envelope_Header*) {
-  return ::h2rpc::Status(::h2rpc::StatusCode::kUnimplemented,
-                         "/codegen.h2rpc.v1.Keywords/class is not implemented by this server");
+  return ::h2rpc::internal::Unimplemented("/codegen.h2rpc.v1.Keywords/class");
 }
 
 ::h2rpc::Status Keywords::Service::Stub_(::h2rpc::ServerContext*,
                                          const ::codegen::h2rpc::v1::Envelope_Header*,
                                          ::codegen::h2rpc::v1::Envelope_Header*) {
-  return ::h2rpc::Status(::h2rpc::StatusCode::kUnimplemented,
-                         "/codegen.h2rpc.v1.Keywords/Stub is not implemented by this server");
+  return ::h2rpc::internal::Unimplemented("/codegen.h2rpc.v1.Keywords/Stub");
 }
 
 ::h2rpc::Status Keywords::Service::Service_(::h2rpc::ServerContext*,
                                             const ::codegen::h2rpc::v1::Envelope_Header*,
                                             ::codegen::h2rpc::v1::Envelope_Header*) {
-  return ::h2rpc::Status(::h2rpc::StatusCode::kUnimplemented,
-                         "/codegen.h2rpc.v1.Keywords/Service is not implemented by this server");
+  return ::h2rpc::internal::Unimplemented("/codegen.h2rpc.v1.Keywords/Service");
 }
 
 ::h2rpc::Status Keywords::Service::channel__(::h2rpc::ServerContext*,
                                              const ::codegen::h2rpc::v1::Envelope_Header*,
                                              ::codegen::h2rpc::v1::Envelope_Header*) {
-  return ::h2rpc::Status(::h2rpc::StatusCode::kUnimplemented,
-                         "/codegen.h2rpc.v1.Keywords/channel_ is not implemented by this server");
+  return ::h2rpc::internal::Unimplemented("/codegen.h2rpc.v1.Keywords/channel_");
 }
 
 ::h2rpc::Status Keywords::Service::NewStub(::h2rpc::ServerContext*,
                                            const ::codegen::h2rpc::v1::Envelope_Header*,
                                            ::codegen::h2rpc::v1::Envelope_Header*) {
-  return ::h2rpc::Status(::h2rpc::StatusCode::kUnimplemented,
-                         "/codegen.h2rpc.v1.Keywords/NewStub is not implemented by this server");
+  return ::h2rpc::internal::Unimplemented("/codegen.h2rpc.v1.Keywords/NewStub");
 }
 
 }  // namespace codegen::h2rpc::v1

@@ -19,18 +19,18 @@ std::unique_ptr<Service_::Stub> Service_::NewStub(std::shared_ptr<::h2rpc::Chann
 
 Service_::Service::Service() {
   ::h2rpc::internal::KeepLinked(&::descriptor_table_no_5fpackage_2eproto);
-  ::h2rpc::Service::AddUnaryMethod<::Ping, ::Ping>(
+  ::h2rpc::Service::AddUnaryHandler<::Ping, ::Ping>(
       ::Service_::kPingMethod,
-      [this](::h2rpc::ServerContext* context, const ::Ping* request, ::Ping* response) {
-        return Ping(context, request, response);
+      [](::h2rpc::Service& service, ::h2rpc::ServerContext* context, const ::Ping* request,
+         ::Ping* response) {
+        return static_cast<::Service_::Service&>(service).Ping(context, request, response);
       });
 }
 
 Service_::Service::~Service() = default;
 
 ::h2rpc::Status Service_::Service::Ping(::h2rpc::ServerContext*, const ::Ping*, ::Ping*) {
-  return ::h2rpc::Status(::h2rpc::StatusCode::kUnimplemented,
-                         "/Service/Ping is not implemented by this server");
+  return ::h2rpc::internal::Unimplemented("/Service/Ping");
 }
 
 Idle::Stub::Stub(std::shared_ptr<::h2rpc::Channel> channel) : channel_(std::move(channel)) {}
