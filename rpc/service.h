@@ -192,44 +192,32 @@ class Service {
   template <class Request, class Response, class Fn>
   void AddUnaryMethod(std::string path, Fn fn) {
     AddMethod(std::move(path), RpcKind::kUnary,
-              [fn = std::move(fn)](ServerContext& ctx, ServerCall& call) -> Status {
-                Request request;
-                Response response;
-                auto invoke = [&] { return Status(fn(&ctx, &request, &response)); };
-                return internal::ServeUnary(call, request, response, internal::StatusThunk(invoke));
+              [fn = std::move(fn)](ServerContext& ctx, ServerCall& call) {
+                return ServeUnaryWith<Request, Response>(ctx, call, fn);
               });
   }
 
   template <class Request, class Response, class Fn>
   void AddServerStreamingMethod(std::string path, Fn fn) {
     AddMethod(std::move(path), RpcKind::kServerStreaming,
-              [fn = std::move(fn)](ServerContext& ctx, ServerCall& call) -> Status {
-                Request request;
-                ServerWriter<Response> writer(call);
-                auto invoke = [&] { return Status(fn(&ctx, &request, &writer)); };
-                return internal::ServeServerStreaming(call, request, internal::StatusThunk(invoke));
+              [fn = std::move(fn)](ServerContext& ctx, ServerCall& call) {
+                return ServeServerStreamingWith<Request, Response>(ctx, call, fn);
               });
   }
 
   template <class Request, class Response, class Fn>
   void AddClientStreamingMethod(std::string path, Fn fn) {
     AddMethod(std::move(path), RpcKind::kClientStreaming,
-              [fn = std::move(fn)](ServerContext& ctx, ServerCall& call) -> Status {
-                ServerReader<Request> reader(call);
-                Response response;
-                Status status = fn(&ctx, &reader, &response);
-                return internal::FinishClientStreaming(call, reader.parse_error(),
-                                                       std::move(status), response);
+              [fn = std::move(fn)](ServerContext& ctx, ServerCall& call) {
+                return ServeClientStreamingWith<Request, Response>(ctx, call, fn);
               });
   }
 
   template <class Request, class Response, class Fn>
   void AddBidiStreamingMethod(std::string path, Fn fn) {
     AddMethod(std::move(path), RpcKind::kBidiStreaming,
-              [fn = std::move(fn)](ServerContext& ctx, ServerCall& call) -> Status {
-                ServerReaderWriter<Response, Request> stream(call);
-                Status status = fn(&ctx, &stream);
-                return internal::FinishBidiStreaming(stream.parse_error(), std::move(status));
+              [fn = std::move(fn)](ServerContext& ctx, ServerCall& call) {
+                return ServeBidiStreamingWith<Request, Response>(ctx, call, fn);
               });
   }
 
@@ -237,45 +225,65 @@ class Service {
   void AddErasedHandler(const char* path, RpcKind kind, internal::HandlerRunner runner,
                         internal::ErasedHandler handler);
 
-  // The runners: one per call kind and message-type pair, shared by every method with them.
+  // One body per call kind, for both ways of registering: `fn` is the user's callable or a
+  // runner's call of a generated handler.
+  template <class Request, class Response, class Fn>
+  static Status ServeUnaryWith(ServerContext& ctx, ServerCall& call, const Fn& fn) {
+    Request request;
+    Response response;
+    auto invoke = [&] { return Status(fn(&ctx, &request, &response)); };
+    return internal::ServeUnary(call, request, response, internal::StatusThunk(invoke));
+  }
+  template <class Request, class Response, class Fn>
+  static Status ServeServerStreamingWith(ServerContext& ctx, ServerCall& call, const Fn& fn) {
+    Request request;
+    ServerWriter<Response> writer(call);
+    auto invoke = [&] { return Status(fn(&ctx, &request, &writer)); };
+    return internal::ServeServerStreaming(call, request, internal::StatusThunk(invoke));
+  }
+  template <class Request, class Response, class Fn>
+  static Status ServeClientStreamingWith(ServerContext& ctx, ServerCall& call, const Fn& fn) {
+    ServerReader<Request> reader(call);
+    Response response;
+    Status status = fn(&ctx, &reader, &response);
+    return internal::FinishClientStreaming(call, reader.parse_error(), std::move(status), response);
+  }
+  template <class Request, class Response, class Fn>
+  static Status ServeBidiStreamingWith(ServerContext& ctx, ServerCall& call, const Fn& fn) {
+    ServerReaderWriter<Response, Request> stream(call);
+    Status status = fn(&ctx, &stream);
+    return internal::FinishBidiStreaming(stream.parse_error(), std::move(status));
+  }
+
+  // The runners of generated handlers: one per call kind and message-type pair, shared by every
+  // method with them.
   template <class Request, class Response>
   static Status RunUnary(Service& service, internal::ErasedHandler handler, ServerContext& ctx,
                          ServerCall& call) {
-    Request request;
-    Response response;
-    auto invoke = [&] {
-      return reinterpret_cast<UnaryHandler<Request, Response>>(handler)(service, &ctx, &request,
-                                                                        &response);
-    };
-    return internal::ServeUnary(call, request, response, internal::StatusThunk(invoke));
+    const auto typed = reinterpret_cast<UnaryHandler<Request, Response>>(handler);
+    return ServeUnaryWith<Request, Response>(ctx, call,
+                                             [&](auto... args) { return typed(service, args...); });
   }
   template <class Request, class Response>
   static Status RunServerStreaming(Service& service, internal::ErasedHandler handler,
                                    ServerContext& ctx, ServerCall& call) {
-    Request request;
-    ServerWriter<Response> writer(call);
-    auto invoke = [&] {
-      return reinterpret_cast<ServerStreamingHandler<Request, Response>>(handler)(
-          service, &ctx, &request, &writer);
-    };
-    return internal::ServeServerStreaming(call, request, internal::StatusThunk(invoke));
+    const auto typed = reinterpret_cast<ServerStreamingHandler<Request, Response>>(handler);
+    return ServeServerStreamingWith<Request, Response>(
+        ctx, call, [&](auto... args) { return typed(service, args...); });
   }
   template <class Request, class Response>
   static Status RunClientStreaming(Service& service, internal::ErasedHandler handler,
                                    ServerContext& ctx, ServerCall& call) {
-    ServerReader<Request> reader(call);
-    Response response;
-    Status status = reinterpret_cast<ClientStreamingHandler<Request, Response>>(handler)(
-        service, &ctx, &reader, &response);
-    return internal::FinishClientStreaming(call, reader.parse_error(), std::move(status), response);
+    const auto typed = reinterpret_cast<ClientStreamingHandler<Request, Response>>(handler);
+    return ServeClientStreamingWith<Request, Response>(
+        ctx, call, [&](auto... args) { return typed(service, args...); });
   }
   template <class Request, class Response>
   static Status RunBidiStreaming(Service& service, internal::ErasedHandler handler,
                                  ServerContext& ctx, ServerCall& call) {
-    ServerReaderWriter<Response, Request> stream(call);
-    Status status =
-        reinterpret_cast<BidiStreamingHandler<Request, Response>>(handler)(service, &ctx, &stream);
-    return internal::FinishBidiStreaming(stream.parse_error(), std::move(status));
+    const auto typed = reinterpret_cast<BidiStreamingHandler<Request, Response>>(handler);
+    return ServeBidiStreamingWith<Request, Response>(
+        ctx, call, [&](auto... args) { return typed(service, args...); });
   }
 
   std::vector<MethodHandler> methods_;
