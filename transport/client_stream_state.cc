@@ -53,15 +53,45 @@ inline void CpuRelax() {
 
 uint32_t* FutexWord(std::atomic<uint32_t>* word) { return reinterpret_cast<uint32_t*>(word); }
 
+// Each board's word counts the wake-ups issued on it: a sleeper sleeps only while the count is
+// still the one it read before it last checked its call, so no wake-up is lost in between.
+struct alignas(64) WakeBoard {
+  std::atomic<uint32_t> generation{0};
+};
+WakeBoard wake_boards[WakeBatch::kBoards];
+constexpr uint32_t kSlots = WakeBatch::kBoards * 32;
+std::atomic<uint32_t> next_slot{0};
+
+void WakeBoardSlots(uint32_t board, uint32_t mask) {
+  std::atomic<uint32_t>& word = wake_boards[board].generation;
+  word.fetch_add(1, std::memory_order_seq_cst);
+  syscall(SYS_futex, FutexWord(&word), FUTEX_WAKE_BITSET_PRIVATE, INT_MAX, nullptr, nullptr, mask);
+}
+
 }  // namespace
+
+void WakeBatch::Flush() {
+  for (uint32_t board = 0; board < kBoards; ++board) {
+    if (masks_[board] == 0) continue;
+    WakeBoardSlots(board, masks_[board]);
+    masks_[board] = 0;
+  }
+}
+
+// Consecutive calls get consecutive slots, so the calls in flight at one time rarely share one.
+CallSignal::CallSignal() : slot_(next_slot.fetch_add(1, std::memory_order_relaxed) % kSlots) {}
 
 void CallSignal::Notify() {
   // seq_cst on both sides (here and in Wait) is a Dekker handshake: either the sleeper sees the
   // new sequence before it sleeps, or we see the sleeper and wake it.
   sequence_.fetch_add(1, std::memory_order_seq_cst);
-  if (sleepers_.load(std::memory_order_seq_cst) != 0) {
-    syscall(SYS_futex, FutexWord(&sequence_), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
-  }
+  if (sleepers_.load(std::memory_order_seq_cst) != 0)
+    WakeBoardSlots(slot_ / 32, 1u << (slot_ % 32));
+}
+
+void CallSignal::NotifyInto(WakeBatch& batch) {
+  sequence_.fetch_add(1, std::memory_order_seq_cst);
+  if (sleepers_.load(std::memory_order_seq_cst) != 0) batch.Add(slot_);
 }
 
 void CallSignal::Wait(uint32_t seen) {
@@ -76,10 +106,15 @@ void CallSignal::Wait(uint32_t seen) {
     }
     spin_predictor.Record(false);
   }
+  std::atomic<uint32_t>& board = wake_boards[slot_ / 32].generation;
   sleepers_.fetch_add(1, std::memory_order_seq_cst);
-  while (sequence_.load(std::memory_order_seq_cst) == seen) {
-    // Returns at once (EAGAIN) if the word no longer equals `seen`; spurious wake-ups loop.
-    syscall(SYS_futex, FutexWord(&sequence_), FUTEX_WAIT_PRIVATE, seen, nullptr, nullptr, 0);
+  for (;;) {
+    // Read the board before checking the call: a wake-up issued after this read changes the
+    // board, so the sleep below returns at once (EAGAIN) instead of missing it.
+    const uint32_t generation = board.load(std::memory_order_seq_cst);
+    if (sequence_.load(std::memory_order_seq_cst) != seen) break;
+    syscall(SYS_futex, FutexWord(&board), FUTEX_WAIT_BITSET_PRIVATE, generation, nullptr, nullptr,
+            1u << (slot_ % 32));
   }
   sleepers_.fetch_sub(1, std::memory_order_seq_cst);
 }

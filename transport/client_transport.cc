@@ -907,10 +907,13 @@ void ClientTransportImpl::WakeLater(ClientStreamState& stream) {
 }
 
 void ClientTransportImpl::FlushWakes() {
+  if (to_wake_.empty()) return;
+  WakeBatch batch;
   for (auto& stream : to_wake_) {
     stream->io.wake_pending = false;
-    stream->WakeCaller();
+    stream->WakeCallerInto(batch);
   }
+  batch.Flush();
   to_wake_.clear();
 }
 
