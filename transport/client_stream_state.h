@@ -4,7 +4,7 @@
 // Ownership of every field is fixed (see the section comments): the caller fills the setup part
 // before the stream is started, then only the I/O thread writes the results and only the caller
 // reads them, each handed over by an atomic flag (release/acquire). Callers block on a per-call
-// futex (CallSignal), never on a lock shared with other calls.
+// futex (WakeSignal), never on a lock shared with other calls.
 #pragma once
 
 #include <algorithm>
@@ -26,6 +26,7 @@
 #include "codec/status.h"
 #include "transport/event_loop.h"
 #include "transport/mpsc_queue.h"
+#include "transport/wake_signal.h"
 
 namespace h2rpc {
 // Same type as rpc/metadata.h's; repeated here so transport/ does not include rpc/.
@@ -36,51 +37,6 @@ namespace h2rpc::transport {
 
 class ClientCommandQueue;
 class ClientConnection;
-
-/// Wake-ups of several calls' callers gathered by the I/O thread during one batch and issued
-/// together: one FUTEX_WAKE_BITSET per wake board instead of one FUTEX_WAKE per caller.
-class WakeBatch {
- public:
-  WakeBatch() = default;
-  WakeBatch(const WakeBatch&) = delete;
-  WakeBatch& operator=(const WakeBatch&) = delete;
-  ~WakeBatch() { Flush(); }
-
-  void Add(uint32_t slot) { masks_[slot / 32] |= 1u << (slot % 32); }
-  /// Wakes every sleeper added since the last Flush.
-  void Flush();
-
-  static constexpr uint32_t kBoards = 4;  // 128 wake slots; see CallSignal
- private:
-  uint32_t masks_[kBoards] = {};
-};
-
-/// A wake-up channel between the I/O thread and the (at most two) threads blocked on one call:
-/// a sequence number bumped on every change, and a futex to sleep on. Notify costs one
-/// uncontended atomic add, plus a futex wake only when someone is actually asleep.
-///
-/// Sleepers do not wait on their call's own word but on one of a few process-wide "wake
-/// boards", with a bit (the call's slot) of their own: when a batch of socket input finishes
-/// eight calls, the I/O thread wakes their eight callers with one system call rather than eight
-/// (each wake costs the waker ~5 µs of CPU on a virtual machine, and the I/O thread is the
-/// client's serial stage). Calls that share a slot (more than 128 in flight) only see a
-/// spurious wake-up, after which they re-check and sleep again.
-class CallSignal {
- public:
-  CallSignal();
-  uint32_t Snapshot() const { return sequence_.load(std::memory_order_seq_cst); }
-  /// Whoever changed the call: wakes waiters now.
-  void Notify();
-  /// The I/O thread: records the wake-up in `batch`, which issues it at its Flush.
-  void NotifyInto(WakeBatch& batch);
-  /// Caller: returns once the sequence differs from `seen` (spins briefly, then sleeps).
-  void Wait(uint32_t seen);
-
- private:
-  std::atomic<uint32_t> sequence_{0};
-  std::atomic<uint32_t> sleepers_{0};
-  const uint32_t slot_;
-};
 
 /// FIFO of framed messages waiting for nghttp2: a vector and a read index. Unlike std::deque
 /// it allocates nothing until the first message (a deque allocates on construction, i.e. once
@@ -290,7 +246,7 @@ class ClientStreamState : public std::enable_shared_from_this<ClientStreamState>
   std::atomic<bool> consume_deferred_{false};
 
   // I/O thread → caller.
-  CallSignal signal_;
+  WakeSignal signal_;
   std::atomic<bool> initial_metadata_ready_{false};
   Metadata initial_metadata_;
   bool initial_metadata_taken_ = false;  // caller only

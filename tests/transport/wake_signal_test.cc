@@ -1,4 +1,4 @@
-// CallSignal and WakeBatch: no wake-up is lost, whether issued alone or in a batch, and callers
+// WakeSignal and WakeBatch: no wake-up is lost, whether issued alone or in a batch, and callers
 // whose calls share a wake slot (more than 128 in flight) only wake spuriously.
 #include <doctest/doctest.h>
 
@@ -8,13 +8,13 @@
 #include <thread>
 #include <vector>
 
-#include "transport/client_stream_state.h"
+#include "transport/wake_signal.h"
 
 namespace h2rpc::transport {
 namespace {
 
 // Blocks until `round` reaches `want`, the way ClientStreamState waits for its call.
-void WaitForRound(CallSignal& signal, const std::atomic<int>& round, int want) {
+void WaitForRound(WakeSignal& signal, const std::atomic<int>& round, int want) {
   for (;;) {
     const uint32_t seen = signal.Snapshot();
     if (round.load(std::memory_order_acquire) >= want) return;
@@ -23,12 +23,12 @@ void WaitForRound(CallSignal& signal, const std::atomic<int>& round, int want) {
 }
 
 struct Waiter {
-  CallSignal signal;
+  WakeSignal signal;
   std::atomic<int> round{0};
   std::atomic<int> acknowledged{0};
 };
 
-TEST_CASE("call signal: batched and single wake-ups reach every sleeper, slots shared") {
+TEST_CASE("wake signal: batched and single wake-ups reach every sleeper, slots shared") {
   // 150 signals span more than the 128 slots, so some sleepers share a slot with another.
   constexpr int kWaiters = 150;
   constexpr int kRounds = 60;
@@ -64,11 +64,11 @@ TEST_CASE("call signal: batched and single wake-ups reach every sleeper, slots s
   for (auto& w : waiters) CHECK(w->acknowledged.load() == kRounds);
 }
 
-TEST_CASE("call signal: a sleeper sharing a slot is not released by another call's wake-up") {
+TEST_CASE("wake signal: a sleeper sharing a slot is not released by another call's wake-up") {
   auto first = std::make_unique<Waiter>();
   // Signals take consecutive slots out of 128: the 128th after `first` shares its slot.
-  std::vector<std::unique_ptr<CallSignal>> spacers;
-  for (int i = 0; i < 127; ++i) spacers.push_back(std::make_unique<CallSignal>());
+  std::vector<std::unique_ptr<WakeSignal>> spacers;
+  for (int i = 0; i < 127; ++i) spacers.push_back(std::make_unique<WakeSignal>());
   auto second = std::make_unique<Waiter>();
 
   std::atomic<bool> first_done{false};
