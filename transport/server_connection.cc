@@ -418,7 +418,7 @@ void ServerConnection::Refuse(int32_t stream_id) {
 }
 
 void ServerConnection::MarkCancelled(ServerStream* s) {
-  s->cancelled_.store(true, std::memory_order_release);
+  s->cancelled_.store(true, std::memory_order_seq_cst);  // Dekker: FireCancelCallback
   s->done_.store(true, std::memory_order_release);
   s->WakeAll();
   s->FireCancelCallback();
@@ -454,7 +454,7 @@ bool ServerConnection::TakeOverCall(ServerStream* s) {
   // Cancelled is published before done, as MarkCancelled does: a handler whose Read() returns
   // false because of done_ must already see IsCancelled(). If the handler's Finish wins the
   // exchange below, the stray flag is harmless: its call is over.
-  s->cancelled_.store(true, std::memory_order_release);
+  s->cancelled_.store(true, std::memory_order_seq_cst);  // Dekker: FireCancelCallback
   if (s->done_.exchange(true, std::memory_order_acq_rel)) return false;
   s->WakeAll();
   s->FireCancelCallback();
