@@ -3,8 +3,8 @@
 //
 // Ownership of every field is fixed (see the section comments): the caller fills the setup part
 // before the stream is started, then only the I/O thread writes the results and only the caller
-// reads them, each handed over by an atomic flag (release/acquire). Callers block on a per-call
-// futex (WakeSignal), never on a lock shared with other calls.
+// reads them, each handed over by an atomic flag (release/acquire). Callers block on their call's
+// WakeSignal (transport/wake_signal.h), never on a lock shared with other calls.
 #pragma once
 
 #include <algorithm>
