@@ -53,7 +53,6 @@ struct alignas(64) WakeBoard {
   std::atomic<uint32_t> generation{0};
 };
 WakeBoard wake_boards[WakeBatch::kBoards];
-constexpr uint32_t kSlots = WakeBatch::kBoards * 32;
 std::atomic<uint32_t> next_slot{0};
 
 void WakeBoardSlots(uint32_t board, uint32_t mask) {
@@ -65,15 +64,17 @@ void WakeBoardSlots(uint32_t board, uint32_t mask) {
 }  // namespace
 
 void WakeBatch::Flush() {
-  for (uint32_t board = 0; board < kBoards; ++board) {
-    if (masks_[board] == 0) continue;
+  while (boards_used_ != 0) {
+    const auto board = static_cast<uint32_t>(__builtin_ctzll(boards_used_));
+    boards_used_ &= boards_used_ - 1;
     WakeBoardSlots(board, masks_[board]);
     masks_[board] = 0;
   }
 }
 
 // Consecutive calls get consecutive slots, so the calls in flight at one time rarely share one.
-WakeSignal::WakeSignal() : slot_(next_slot.fetch_add(1, std::memory_order_relaxed) % kSlots) {}
+WakeSignal::WakeSignal()
+    : slot_(next_slot.fetch_add(1, std::memory_order_relaxed) % WakeBatch::kSlots) {}
 
 void WakeSignal::Notify() {
   // seq_cst on both sides (here and in Wait) is a Dekker handshake: either the sleeper sees the

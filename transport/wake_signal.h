@@ -16,13 +16,22 @@ class WakeBatch {
   WakeBatch& operator=(const WakeBatch&) = delete;
   ~WakeBatch() { Flush(); }
 
-  void Add(uint32_t slot) { masks_[slot / 32] |= 1u << (slot % 32); }
+  void Add(uint32_t slot) {
+    masks_[slot / 32] |= 1u << (slot % 32);
+    boards_used_ |= uint64_t{1} << (slot / 32);
+  }
   /// Wakes every sleeper added since the last Flush.
   void Flush();
 
-  static constexpr uint32_t kBoards = 4;  // 128 wake slots; see WakeSignal
+  // Many boards, so that the kernel's list of sleepers behind one futex word stays short (a
+  // wake walks it); consecutive slots share a board, so one batch still needs one or two wakes.
+  static constexpr uint32_t kBoards = 64;
+  static constexpr uint32_t kSlots = kBoards * 32;  // see WakeSignal
+
  private:
   uint32_t masks_[kBoards] = {};
+  uint64_t boards_used_ = 0;
+  static_assert(kBoards <= 64, "boards_used_ has one bit per board");
 };
 
 /// A wake-up channel between an I/O thread and the (at most two) threads blocked on one client
@@ -34,7 +43,7 @@ class WakeBatch {
 /// boards", with a bit (the signal's slot) of their own: when a batch of socket input finishes
 /// eight calls, the I/O thread wakes their eight callers with one system call rather than eight.
 /// Each wake costs the waker ~5 µs of CPU on a virtual machine, and the I/O thread is the
-/// client's serial stage. Signals that share a slot (more than 128 sleepers) only see a
+/// client's serial stage. Signals that share a slot (more than 2,048 sleepers) only see a
 /// spurious wake-up, after which they re-check and sleep again.
 class WakeSignal {
  public:

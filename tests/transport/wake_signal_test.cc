@@ -1,5 +1,5 @@
 // WakeSignal and WakeBatch: no wake-up is lost, whether issued alone or in a batch, and callers
-// whose calls share a wake slot (more than 128 in flight) only wake spuriously.
+// whose calls share a wake slot (more than WakeBatch::kSlots asleep) only wake spuriously.
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -29,11 +29,18 @@ struct Waiter {
 };
 
 TEST_CASE("wake signal: batched and single wake-ups reach every sleeper, slots shared") {
-  // 150 signals span more than the 128 slots, so some sleepers share a slot with another.
-  constexpr int kWaiters = 150;
+  // Two groups of 40 whose slots coincide (signals take consecutive slots, modulo kSlots): every
+  // sleeper shares its slot, and its board, with one of the other group.
+  constexpr int kGroup = 40;
+  constexpr int kWaiters = 2 * kGroup;
   constexpr int kRounds = 60;
   std::vector<std::unique_ptr<Waiter>> waiters;
-  for (int i = 0; i < kWaiters; ++i) waiters.push_back(std::make_unique<Waiter>());
+  std::vector<std::unique_ptr<WakeSignal>> spacers;
+  for (int i = 0; i < kGroup; ++i) waiters.push_back(std::make_unique<Waiter>());
+  for (uint32_t i = kGroup; i < WakeBatch::kSlots; ++i) {
+    spacers.push_back(std::make_unique<WakeSignal>());
+  }
+  for (int i = 0; i < kGroup; ++i) waiters.push_back(std::make_unique<Waiter>());
   std::vector<std::thread> threads;
   for (auto& w : waiters) {
     threads.emplace_back([&w] {
@@ -66,9 +73,10 @@ TEST_CASE("wake signal: batched and single wake-ups reach every sleeper, slots s
 
 TEST_CASE("wake signal: a sleeper sharing a slot is not released by another call's wake-up") {
   auto first = std::make_unique<Waiter>();
-  // Signals take consecutive slots out of 128: the 128th after `first` shares its slot.
+  // Signals take consecutive slots modulo kSlots: the kSlots-th after `first` shares its slot.
   std::vector<std::unique_ptr<WakeSignal>> spacers;
-  for (int i = 0; i < 127; ++i) spacers.push_back(std::make_unique<WakeSignal>());
+  for (uint32_t i = 1; i < WakeBatch::kSlots; ++i)
+    spacers.push_back(std::make_unique<WakeSignal>());
   auto second = std::make_unique<Waiter>();
 
   std::atomic<bool> first_done{false};
