@@ -43,6 +43,7 @@
 #include "transport/address.h"
 #include "transport/link.h"
 #include "transport/output_buffer.h"
+#include "transport/session_allocator.h"
 #include "transport/session_options.h"
 
 namespace h2rpc::transport {
@@ -188,6 +189,7 @@ class ClientConnection {
   int fd_ = -1;
   transport::Link link_;  // the socket's byte path (plain, or TLS over fd_)
   uint32_t epoll_events_ = 0;
+  SessionAllocator session_allocator_;  // outlives session_
   SessionPtr session_;
   OutputBuffer output_;
   std::vector<SocketAddress> addresses_;
@@ -1310,8 +1312,8 @@ void ClientTransportImpl::OnSocketEvent(ClientConnection& connection, uint32_t e
 
 void ClientTransportImpl::OnConnected(ClientConnection& connection) {
   nghttp2_session* raw = nullptr;
-  if (nghttp2_session_client_new2(&raw, callbacks_.get(), &connection, session_options_.get()) !=
-      0) {
+  if (nghttp2_session_client_new3(&raw, callbacks_.get(), &connection, session_options_.get(),
+                                  connection.session_allocator_.mem()) != 0) {
     FailConnection(connection, Unavailable("out of memory creating an HTTP/2 session"));
     return;
   }

@@ -208,7 +208,8 @@ void ServerConnection::ContinueTlsHandshake() {
 bool ServerConnection::StartSession() {
   SessionOptionPtr option = MakeSessionOptions(options_.limits, /*is_server=*/true);
   const auto* cbs = static_cast<const nghttp2_session_callbacks*>(transport_->callbacks());
-  if (nghttp2_session_server_new2(&session_, cbs, this, option.get()) != 0) {
+  if (nghttp2_session_server_new3(&session_, cbs, this, option.get(), session_allocator_.mem()) !=
+      0) {
     session_ = nullptr;
     return false;
   }

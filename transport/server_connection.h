@@ -21,6 +21,7 @@
 #include "transport/server_keepalive.h"
 #include "transport/server_stream.h"
 #include "transport/server_transport.h"
+#include "transport/session_allocator.h"
 
 namespace h2rpc::transport {
 
@@ -183,6 +184,7 @@ class ServerConnection {
   Link link_;
   std::shared_ptr<const PeerIdentity> peer_identity_;  // TLS: set once the handshake is done
   EventLoop::TimerId handshake_timer_ = 0;
+  SessionAllocator session_allocator_;  // outlives session_
   nghttp2_session* session_ = nullptr;
   OutputBuffer output_;
   uint32_t interest_ = 0;  // epoll mask currently registered
