@@ -13,9 +13,15 @@
 // Failures: sanitizer reports in any thread, a status code outside gRPC's 0..16, calls still
 // running 5 s after the server closed the connection (a hang). FUZZ_CLIENT_TRACE=1 (replaying
 // one input) prints how each call ended.
+//
+// Built twice: fuzz_client speaks plaintext HTTP/2; fuzz_client_tls (FUZZ_CLIENT_TLS) plays the
+// same scripts inside TLS, the harness being the TLS server of a certificate the channel trusts;
+// the input's second byte chooses the record size, the TLS version, whether ALPN agrees to h2
+// and how the server ends (tls_wire.h).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -35,6 +41,9 @@
 #include "fuzz_check.h"
 #include "h2_script.h"
 #include "h2rpc.h"
+#ifdef FUZZ_CLIENT_TLS
+#include "tls_wire.h"
+#endif
 
 namespace {
 
@@ -44,7 +53,6 @@ using fuzz_h2::Field;
 using fuzz_h2::HpackEncoder;
 using fuzz_h2::Input;
 using fuzz_h2::Pick;
-using fuzz_h2::SendAll;
 
 constexpr auto kEndTimeout = std::chrono::seconds(5);
 constexpr uint32_t kMaxReceiveMessage = 1024;
@@ -125,9 +133,9 @@ class Listener {
 class ClientView {
  public:
   // Reads for up to `wait` or until `done()`; false once the client closed or reset.
-  template <class Done>
-  bool Read(int fd, std::chrono::milliseconds wait, Done done) {
-    return fuzz_h2::ReadUntil(fd, *this, wait, done);
+  template <class Wire, class Done>
+  bool Read(Wire& wire, std::chrono::milliseconds wait, Done done) {
+    return fuzz_h2::ReadWireUntil(wire, *this, wait, done);
   }
   const std::vector<uint32_t>& opened() const { return opened_; }
   // The bytes read (ReadUntil's callback).
@@ -277,16 +285,22 @@ void AppendControl(std::string& out, Input& in, const ClientView& client, uint8_
   }
 }
 
+#ifdef FUZZ_CLIENT_TLS
+using Wire = fuzz_tls::TlsWire;
+#else
+using Wire = fuzz_h2::PlainWire;
+#endif
+
 // Plays the script on one accepted connection; returns when the script is over.
-void PlayScript(int fd, Input& in, ClientView& client, size_t calls) {
+void PlayScript(Wire& wire, Input& in, ClientView& client, size_t calls) {
   HpackEncoder hpack;
   // The server's preface first: the client sends its calls only after it.
   std::string out;
   AppendFrame(out, NGHTTP2_SETTINGS, 0, 0, "");
   AppendFrame(out, NGHTTP2_SETTINGS, NGHTTP2_FLAG_ACK, 0, "");
-  bool open = SendAll(fd, out);
+  bool open = wire.Send(out);
   out.clear();
-  open = open && client.Read(fd, std::chrono::milliseconds(1000),
+  open = open && client.Read(wire, std::chrono::milliseconds(1000),
                              [&] { return client.opened().size() >= calls; });
   int pauses = 0;
   while (open && !in.empty()) {
@@ -305,14 +319,14 @@ void PlayScript(int fd, Input& in, ClientView& client, size_t calls) {
       case 4:
         // Let the client react (read, answer PING and SETTINGS, open a stream) before going on.
         if (pauses++ < 3) {
-          open = SendAll(fd, out) &&
-                 client.Read(fd, std::chrono::milliseconds(2), [] { return false; });
+          open = wire.Send(out) &&
+                 client.Read(wire, std::chrono::milliseconds(2), [] { return false; });
           out.clear();
         }
         break;
       case 5:
         if ((op >> 3) == 0) {  // the server goes away in the middle of the script
-          SendAll(fd, out);
+          wire.Send(out);
           return;
         }
         [[fallthrough]];
@@ -320,12 +334,19 @@ void PlayScript(int fd, Input& in, ClientView& client, size_t calls) {
         AppendControl(out, in, client, static_cast<uint8_t>(op >> 3));
     }
   }
-  if (open) SendAll(fd, out);
+#ifdef FUZZ_CLIENT_TLS
+  if (open && wire.ending() == fuzz_tls::TlsChoices::Ending::kKeyUpdate) wire.RequestKeyUpdate();
+#endif
+  if (open) wire.Send(out);
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  // A write to a connection the client already closed must fail with EPIPE, not end the
+  // harness (OpenSSL's socket BIO writes without MSG_NOSIGNAL).
+  static const bool ignore_sigpipe = signal(SIGPIPE, SIG_IGN) != SIG_ERR;
+  (void)ignore_sigpipe;
   Input in(data, size);
   const uint8_t setup = in.Byte();
   const size_t calls = 1 + setup % kMaxCalls;
@@ -336,8 +357,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   h2rpc::ChannelOptions options;
   options.max_receive_message_size = kMaxReceiveMessage;
   options.connect_timeout = std::chrono::milliseconds(2000);
-  std::shared_ptr<h2rpc::Channel> channel = h2rpc::CreateChannel(
-      "127.0.0.1:" + std::to_string(listener.port()), h2rpc::InsecureChannelCredentials(), options);
+#ifdef FUZZ_CLIENT_TLS
+  static const fuzz_tls::KeyAndCertificate key_and_cert = fuzz_tls::MakeSelfSigned();
+  static const std::shared_ptr<h2rpc::ChannelCredentials> credentials = [] {
+    h2rpc::SslCredentialsOptions tls;
+    tls.pem_root_certs = key_and_cert.certificate_pem;
+    return h2rpc::SslCredentials(tls);
+  }();
+  FUZZ_CHECK(credentials->status().ok());
+  options.ssl_target_name_override = "localhost";  // the certificate's name, checked
+  const fuzz_tls::TlsChoices choices = fuzz_tls::TlsChoices::From(in.Byte());
+#else
+  const std::shared_ptr<h2rpc::ChannelCredentials> credentials =
+      h2rpc::InsecureChannelCredentials();
+#endif
+  std::shared_ptr<h2rpc::Channel> channel =
+      h2rpc::CreateChannel("127.0.0.1:" + std::to_string(listener.port()), credentials, options);
   FUZZ_CHECK(channel != nullptr);
 
   std::atomic<size_t> finished{0};
@@ -357,9 +392,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::abort();
   }
   ClientView client;
-  PlayScript(fd, in, client, calls);
+#ifdef FUZZ_CLIENT_TLS
+  Wire wire(fd, choices, Wire::Role::kServer, &key_and_cert);
+  // The h2rpc client trusts this certificate and always offers h2: it may end the handshake
+  // only when the harness agreed to no protocol.
+  if (wire.Handshake(std::chrono::seconds(5))) {
+    PlayScript(wire, in, client, calls);
+  } else {
+    FUZZ_CHECK(!choices.offer_h2);
+  }
+#else
+  Wire wire(fd);
+  PlayScript(wire, in, client, calls);
+#endif
   // The server goes away: every call must end now, retried or not.
-  shutdown(fd, SHUT_WR);
+  wire.End();
   const auto until = std::chrono::steady_clock::now() + kEndTimeout;
   bool client_open = true;
   while (finished.load() < calls) {
@@ -371,7 +418,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::abort();
     }
     if (client_open) {
-      client_open = client.Read(fd, std::chrono::milliseconds(5), [] { return false; });
+      client_open = client.Read(wire, std::chrono::milliseconds(5), [] { return false; });
     } else {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }

@@ -10,12 +10,17 @@
 //
 // Failures: any sanitizer report in the server's threads, and a server that keeps the
 // connection open 5 s after the client's end of stream (a hang).
+//
+// Built twice: fuzz_server speaks plaintext HTTP/2; fuzz_server_tls (FUZZ_SERVER_TLS) plays the
+// same scripts inside TLS, the input's first byte choosing the record size, the TLS version, the
+// ALPN offer and how the client ends (tls_wire.h).
 #include <arpa/inet.h>
 #include <google/protobuf/wrappers.pb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <nghttp2/nghttp2.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -35,6 +40,9 @@
 #include "fuzz_check.h"
 #include "h2_script.h"
 #include "h2rpc.h"
+#ifdef FUZZ_SERVER_TLS
+#include "tls_wire.h"
+#endif
 
 namespace {
 
@@ -44,7 +52,6 @@ using fuzz_h2::Field;
 using fuzz_h2::HpackEncoder;
 using fuzz_h2::Input;
 using fuzz_h2::Pick;
-using fuzz_h2::ReadUntil;
 using fuzz_h2::SendAll;
 using google::protobuf::BytesValue;
 
@@ -122,7 +129,14 @@ h2rpc::Status RawStatus(h2rpc::ServerContext& context, h2rpc::ServerCall& call) 
 h2rpc::Server* StartServer(int* port) {
   static TypedEcho typed;
   h2rpc::ServerBuilder builder;
+#ifdef FUZZ_SERVER_TLS
+  const fuzz_tls::KeyAndCertificate key_and_cert = fuzz_tls::MakeSelfSigned();
+  h2rpc::SslServerCredentialsOptions tls;
+  tls.pem_key_cert_pairs.push_back({key_and_cert.private_key_pem, key_and_cert.certificate_pem});
+  builder.AddListeningPort("127.0.0.1:0", h2rpc::SslServerCredentials(tls), port);
+#else
   builder.AddListeningPort("127.0.0.1:0", port);
+#endif
   builder.RegisterService(&typed);
   builder.RegisterMethod("/fuzz.Raw/Unary", h2rpc::RpcKind::kUnary, RawUnary);
   builder.RegisterMethod("/fuzz.Raw/ServerStream", h2rpc::RpcKind::kServerStreaming,
@@ -468,20 +482,22 @@ int Connect(int port) {
   return fd;
 }
 
-}  // namespace
+#ifdef FUZZ_SERVER_TLS
+using Wire = fuzz_tls::TlsWire;
+#else
+using Wire = fuzz_h2::PlainWire;
+#endif
 
-extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static int port = 0;
-  static h2rpc::Server* server = StartServer(&port);
-  (void)server;
-
+// Plays the script on `wire` and checks the server's answers; returns when the server closed.
+void Play(Wire& wire, Input& in) {
   HpackEncoder hpack;
   ServerView view;
-  const int fd = Connect(port);
+  auto read_until = [&](std::chrono::milliseconds wait, auto done) {
+    return fuzz_h2::ReadWireUntil(wire, view, wait, done);
+  };
   std::string out = NGHTTP2_CLIENT_MAGIC;
   AppendFrame(out, NGHTTP2_SETTINGS, 0, 0, "");
   Awaited awaited;
-  Input in(data, size);
   int pauses = 0;
   bool open = true;
   while (!in.empty() && open) {
@@ -499,8 +515,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         // Send what is there and let the server answer before going on: handlers run, windows
         // fill, responses interleave with what follows.
         if (pauses++ < 3) {
-          open = SendAll(fd, out) &&
-                 ReadUntil(fd, view, std::chrono::milliseconds(2), [] { return false; });
+          open = wire.Send(out) && read_until(std::chrono::milliseconds(2), [] { return false; });
           out.clear();
         }
         break;
@@ -508,7 +523,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         AppendControl(out, awaited, in, static_cast<uint8_t>(op >> 3));
     }
   }
-  if (open) open = SendAll(fd, out);
+#ifdef FUZZ_SERVER_TLS
+  if (open && wire.ending() == fuzz_tls::TlsChoices::Ending::kKeyUpdate) wire.RequestKeyUpdate();
+#endif
+  if (open) open = wire.Send(out);
   // Every call the script completed gets its answer, unless the script may have stalled it
   // for good through flow control (then this only gives the handlers time to run) ...
   auto unanswered = [&]() -> uint32_t {
@@ -520,7 +538,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   };
   if (open) {
     const auto wait = awaited.stall_possible() ? std::chrono::milliseconds(200) : kAnswerTimeout;
-    open = ReadUntil(fd, view, wait, [&] { return unanswered() == 0; });
+    open = read_until(wait, [&] { return unanswered() == 0; });
     if (open && unanswered() != 0) {
       if (!awaited.stall_possible()) {
         std::fprintf(stderr, "no answer on stream %u %lld ms after the client completed it\n",
@@ -533,12 +551,44 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   }
   // ... then end the connection: the server must notice and close its side.
-  shutdown(fd, SHUT_WR);
-  if (open && ReadUntil(fd, view, kCloseTimeout, [] { return false; })) {
-    std::fprintf(stderr, "the server kept the connection open %lld s after the client's EOF\n",
+  wire.End();
+  if (open && read_until(kCloseTimeout, [] { return false; })) {
+    std::fprintf(stderr, "the server kept the connection open %lld s after the client's end\n",
                  static_cast<long long>(kCloseTimeout.count()));
     std::abort();
   }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  // A write to a connection the server already closed must fail with EPIPE, not end the
+  // harness (OpenSSL's socket BIO writes without MSG_NOSIGNAL).
+  static const bool ignore_sigpipe = signal(SIGPIPE, SIG_IGN) != SIG_ERR;
+  (void)ignore_sigpipe;
+  static int port = 0;
+  static h2rpc::Server* server = StartServer(&port);
+  (void)server;
+
+  Input in(data, size);
+  const int fd = Connect(port);
+#ifdef FUZZ_SERVER_TLS
+  const fuzz_tls::TlsChoices choices = fuzz_tls::TlsChoices::From(in.Byte());
+  {
+    fuzz_tls::TlsWire wire(fd, choices, fuzz_tls::TlsWire::Role::kClient);
+    if (wire.Handshake(std::chrono::seconds(5))) {
+      Play(wire, in);
+    } else {
+      // Refusing a client that does not offer h2 is right; failing one that does is not.
+      FUZZ_CHECK(!choices.offer_h2);
+    }
+  }
+#else
+  {
+    Wire wire(fd);
+    Play(wire, in);
+  }
+#endif
   // Both sides are done: close without TIME_WAIT, or a long run (a thousand connections a
   // second) uses up the ephemeral ports.
   const linger no_linger{1, 0};

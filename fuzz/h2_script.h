@@ -171,4 +171,42 @@ bool ReadUntil(int fd, View& view, std::chrono::milliseconds wait, Done done) {
   return true;
 }
 
+// The harness's end of a plaintext connection, with the interface of fuzz_tls::TlsWire.
+class PlainWire {
+ public:
+  static constexpr ssize_t kWouldBlock = -2;
+  explicit PlainWire(int fd) : fd_(fd) {}
+  int fd() const { return fd_; }
+  bool Send(std::string_view bytes) { return SendAll(fd_, bytes); }
+  ssize_t Read(char* buffer, size_t size) { return Receive(fd_, buffer, size); }
+  bool Buffered() const { return false; }
+  void End() { shutdown(fd_, SHUT_WR); }
+
+ private:
+  int fd_;
+};
+
+// The same over a wire that may hold bytes of its own (a TLS connection: fuzz_tls::TlsWire):
+// Wire has fd(), Buffered() and Read(), which returns Wire::kWouldBlock when a poll woke it for
+// less than a whole record.
+template <class Wire, class View, class Done>
+bool ReadWireUntil(Wire& wire, View& view, std::chrono::milliseconds wait, Done done) {
+  const auto until = std::chrono::steady_clock::now() + wait;
+  char buffer[16384];
+  while (!done()) {
+    if (!wire.Buffered()) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          until - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return true;
+      pollfd p{wire.fd(), POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+    }
+    const ssize_t n = wire.Read(buffer, sizeof buffer);
+    if (n == Wire::kWouldBlock) continue;
+    if (n <= 0) return false;
+    view.Add(buffer, static_cast<size_t>(n));
+  }
+  return true;
+}
+
 }  // namespace fuzz_h2

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer harness for SECONDS each (default 30) and fails on any crash: one per codec
 # parser, and fuzz_server / fuzz_client, which drive a whole running server or client over
-# loopback TCP.
+# loopback TCP, and their TLS twins fuzz_server_tls / fuzz_client_tls.
 #
 #   scripts/fuzz.sh [SECONDS]
 #
@@ -20,7 +20,7 @@ fi
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${FUZZ_BUILD_DIR:-$root/build-fuzz}"
 harnesses=(fuzz_deframer fuzz_timeout fuzz_percent fuzz_metadata fuzz_headers fuzz_decompress
-  fuzz_server fuzz_client)
+  fuzz_server fuzz_server_tls fuzz_client fuzz_client_tls)
 
 if [ ! -f "$build/build.ninja" ]; then
   CC=clang CXX=clang++ meson setup "$build" "$root" \
