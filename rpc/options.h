@@ -121,9 +121,10 @@ struct ServerOptions {
   std::chrono::milliseconds max_connection_age = kInfiniteDuration;
   /// ... and calls still running this long after that GOAWAY are cancelled with the connection.
   std::chrono::milliseconds max_connection_age_grace = kInfiniteDuration;
-  /// TLS ports: a client must complete its handshake within this or be disconnected, so a
-  /// client that connects and sends nothing cannot hold a connection.
-  std::chrono::milliseconds tls_handshake_timeout{10000};
+  /// A client must finish its TLS handshake (on TLS ports) and send its HTTP/2 connection
+  /// preface within this of connecting, or be disconnected: a client that connects and sends
+  /// nothing (or only part of the preface) cannot hold a connection and its file descriptor.
+  std::chrono::milliseconds handshake_timeout{10000};
 };
 
 }  // namespace h2rpc

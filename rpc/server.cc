@@ -37,7 +37,7 @@ transport::ServerTransportOptions TransportOptions(const ServerOptions& o) {
   t.keepalive.max_connection_idle = o.max_connection_idle;
   t.keepalive.max_connection_age = o.max_connection_age;
   t.keepalive.max_connection_age_grace = o.max_connection_age_grace;
-  t.tls_handshake_timeout = o.tls_handshake_timeout;
+  t.handshake_timeout = o.handshake_timeout;
   return t;
 }
 

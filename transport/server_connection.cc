@@ -148,12 +148,13 @@ ServerConnection::~ServerConnection() {
 }
 
 bool ServerConnection::Start() {
+  // Cancelled by the client's first SETTINGS frame, the end of its HTTP/2 preface.
+  SetHandshakeDeadline(Clock::now() + options_.handshake_timeout);
   if (!tls_) {
     link_.UsePlain(fd_);
     return StartSession();
   }
   if (!link_.UseTls(fd_, tls_, std::string()).ok()) return false;
-  SetHandshakeDeadline(Clock::now() + options_.tls_handshake_timeout);
   interest_ = EPOLLIN;
   io_->loop().Add(fd_, interest_, [this](uint32_t events) { OnSocketEvent(events); });
   registered_ = true;
@@ -173,8 +174,7 @@ void ServerConnection::ContinueTlsHandshake() {
   uint32_t want = 0;
   switch (link_.Handshake()) {
     case Link::HandshakeResult::kDone: {
-      io_->loop().CancelTimer(handshake_timer_);
-      handshake_timer_ = 0;
+      // The deadline runs on: the client's HTTP/2 preface must follow within it.
       peer_identity_ = std::make_shared<const PeerIdentity>(link_.Peer());
       if (!StartSession()) {
         Close();
@@ -529,6 +529,13 @@ int ServerConnection::OnHeader(const nghttp2_frame* frame, const uint8_t* name, 
 
 int ServerConnection::OnFrameRecv(const nghttp2_frame* frame) {
   switch (frame->hd.type) {
+    case NGHTTP2_SETTINGS:
+      // The client's preface is complete (nghttp2 checked the magic before it).
+      if (handshake_timer_ != 0 && (frame->hd.flags & NGHTTP2_FLAG_ACK) == 0) {
+        io_->loop().CancelTimer(handshake_timer_);
+        handshake_timer_ = 0;
+      }
+      break;
     case NGHTTP2_HEADERS: {
       ServerStream* s = StreamFor(frame->hd.stream_id);
       if (s == nullptr || s->io_header_overflow_) return 0;

@@ -101,8 +101,9 @@ class ServerConnection {
   ServerConnection(const ServerConnection&) = delete;
   ServerConnection& operator=(const ServerConnection&) = delete;
 
-  /// Plaintext: StartSession(). TLS: the handshake first (bounded by tls_handshake_timeout),
-  /// then StartSession(). False if that failed at once (then Close()).
+  /// Plaintext: StartSession(). TLS: the handshake first, then StartSession(). Either way the
+  /// client's HTTP/2 preface must arrive within handshake_timeout of this (TLS handshake
+  /// included). False if that failed at once (then Close()).
   bool Start();
   uint64_t id() const { return id_; }
   bool closed() const { return closed_; }

@@ -63,9 +63,10 @@ struct ServerTransportOptions {
   uint32_t connection_window = 16 * 1024 * 1024;
   uint32_t max_receive_message_size = 4 * 1024 * 1024;
   uint32_t stream_send_budget = 256 * 1024;
-  /// A TLS client must finish its handshake within this, or its connection is dropped (a
-  /// client that connects and says nothing must not hold a connection forever).
-  std::chrono::milliseconds tls_handshake_timeout{10000};
+  /// A client must finish its TLS handshake (TLS ports) and send its HTTP/2 connection preface
+  /// within this, or its connection is dropped (a client that connects and says nothing must
+  /// not hold a connection forever).
+  std::chrono::milliseconds handshake_timeout{10000};
   TransportLimits limits;
   ServerKeepaliveOptions keepalive;
 };

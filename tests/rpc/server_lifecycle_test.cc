@@ -452,5 +452,33 @@ TEST_CASE("server: several I/O threads share connections round-robin") {
   }
 }
 
+TEST_CASE("server: a plaintext client that never completes its HTTP/2 preface is dropped") {
+  TestServer ts = StartServer([](ServerBuilder& b) {
+    b.RegisterMethod("/t.L/Echo", RpcKind::kBidiStreaming, EchoHandler);
+    b.options().handshake_timeout = std::chrono::milliseconds(300);
+  });
+  // One peer says nothing; one sends half the client magic; one sends the whole preface and
+  // then idles past the timeout, which must not cost it the connection.
+  RawPeer silent(ts.port, "127.0.0.1", /*send_preface=*/false);
+  RawPeer partial(ts.port, "127.0.0.1", /*send_preface=*/false);
+  RawPeer idle(ts.port);
+  REQUIRE(silent.connected());
+  REQUIRE(partial.connected());
+  REQUIRE(idle.connected());
+  REQUIRE(partial.SendRaw("PRI * HTTP/2.0\r\n"));
+  const auto start = Clock::now();
+  for (RawPeer* peer : {&silent, &partial}) {
+    while (!peer->closed() && MsSince(start) < 5000)
+      peer->ReadFrame(std::chrono::milliseconds(100));
+    CHECK(peer->closed());
+  }
+  CHECK(MsSince(start) >= 250);  // not before the timeout (timer slack aside)
+  CHECK(MsSince(start) < 3000);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // the idle peer: past 300 ms too
+  const StreamResult r = idle.Unary("/t.L/Echo", "still here");
+  CHECK_MESSAGE(r.GrpcStatus().ok(), r.GrpcStatus().ToString());
+  CHECK(r.Messages() == std::vector<std::string>{"still here"});
+}
+
 }  // namespace
 }  // namespace h2rpc::testing

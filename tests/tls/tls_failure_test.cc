@@ -257,7 +257,7 @@ TEST_CASE("client handshake timeout: a server that accepts and never speaks") {
 TEST_CASE("server handshake timeout: a client that never sends a ClientHello is dropped") {
   TlsServer ts = StartTlsServer(
       ServerWith(Certs().server_cert, Certs().server_key),
-      [](ServerBuilder& b) { b.options().tls_handshake_timeout = std::chrono::milliseconds(300); });
+      [](ServerBuilder& b) { b.options().handshake_timeout = std::chrono::milliseconds(300); });
   const auto start = Clock::now();
   const int fd = ConnectLoopback(ts.port);
   char byte = 0;
