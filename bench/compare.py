@@ -694,6 +694,7 @@ SCENARIOS = {
 # A third server, when --grpcjs-server is given: grpc-js (Node.js) driven by the h2rpc client,
 # next to the h2rpc server driven by the same client.
 GRPCJS_SCENARIOS = ("unary_1", "unary_8", "so_64", "echo_64")
+GRPCJS_CLIENT_WARMUP = 2.0  # seconds, for the grpc-js client's runs in a full comparison
 # Cross-driving: (scenario, client impl, server impl).
 CROSS = [("unary_1", "h2rpc", "grpcpp"), ("unary_1", "grpcpp", "h2rpc"),
          ("unary_8", "h2rpc", "grpcpp"), ("unary_8", "grpcpp", "h2rpc")]
@@ -755,8 +756,12 @@ def run_all(args):
     if not impls:
         raise SystemExit("compare: no bench programs built")
     with_grpcjs = bool(args.grpcjs_server) and not args.smoke and "h2rpc" in bins
-    if with_grpcjs:
-        bins["grpcjs"] = {"server": args.grpcjs_server, "client": None}
+    # The grpc-js client drives only the h2rpc server: next to the h2rpc client in a full run,
+    # every scenario in the smoke (a load test of the server by an independent implementation).
+    with_grpcjs_client = bool(args.grpcjs_client) and "h2rpc" in bins
+    if with_grpcjs or with_grpcjs_client:
+        bins["grpcjs"] = {"server": args.grpcjs_server or None,
+                          "client": args.grpcjs_client or None}
     R = Results()
     fl = {"tcp": [], "nghttpd": []}
     h2l = {i: [] for i in impls + (["grpcjs"] if with_grpcjs else [])}
@@ -790,6 +795,8 @@ def run_all(args):
                 pairs = [(i, i) for i in order]
                 if args.smoke:
                     pairs = [(c, s) for c in impls for s in impls]
+                    if with_grpcjs_client:
+                        pairs.append(("grpcjs", "h2rpc"))
                 for c, s in pairs:
                     run = pair_run(bins, c, s, scen, secs, warm)
                     R.add((key, c, s), run)
@@ -806,6 +813,15 @@ def run_all(args):
                     run = pair_run(bins, "h2rpc", "grpcjs", SCENARIOS[key], secs, warm)
                     R.add((key, "h2rpc", "grpcjs"), run)
                     log(f"compare:   {key} h2rpc -> grpcjs: " +
+                        (f"ok, {brief(run)}" if not run["problems"] else "; ".join(run["problems"])))
+            if with_grpcjs_client and not args.smoke:
+                for key in GRPCJS_SCENARIOS:
+                    # A longer warm-up: Node.js compiles the hot paths only after a while, and
+                    # the figures are meant to show grpc-js at its steady pace.
+                    run = pair_run(bins, "grpcjs", "h2rpc", SCENARIOS[key], secs,
+                                   max(warm, GRPCJS_CLIENT_WARMUP))
+                    R.add((key, "grpcjs", "h2rpc"), run)
+                    log(f"compare:   {key} grpcjs -> h2rpc: " +
                         (f"ok, {brief(run)}" if not run["problems"] else "; ".join(run["problems"])))
             # (6)+(7) h2load and server CPU per call
             if shutil.which("h2load"):
@@ -1059,6 +1075,25 @@ def build_table(R, fl, h2l, fp, sz, cc, cg, impls):
         for figure, h, j in js_rows:
             r = f"{h / j:.2f}×" if h is not None and j not in (None, 0) else ""
             lines.append(f"| {figure} | {fmt(h)} | {fmt(j)} | {r} |")
+    if any(key[1] == "grpcjs" for key in R.runs):
+        lines += ["", "A third client, grpc-js (Node.js; its T threads are T concurrent callers on "
+                  "Node.js's one thread; a 2 s warm-up in a full run, for Node.js's compiler), "
+                  "driving the h2rpc server next to the h2rpc client (medians of the same "
+                  "rounds):", "",
+                  "| figure | h2rpc client | grpc-js client | h2rpc ÷ grpc-js |",
+                  "|---|---:|---:|---:|"]
+        client_rows = [
+            ("unary p50 µs (1 thread, 64 B)", "unary_1", "p50_us"),
+            ("unary calls/s, 8 threads, one channel", "unary_8", "calls_per_s"),
+            ("server streaming 64 B, msgs/s", "so_64", "msgs_per_s"),
+            ("bidi echo round trip p50 µs (64 B)", "echo_64", "p50_us"),
+            ("client CPU µs per unary call (1 thread)", "unary_1", "cpu_us_per_op"),
+            ("client CPU µs per unary call (8 threads)", "unary_8", "cpu_us_per_op"),
+        ]
+        for figure, scen, field in client_rows:
+            h, j = f(scen, field), f(scen, field, "grpcjs", "h2rpc")
+            r = f"{h / j:.2f}×" if h is not None and j not in (None, 0) else ""
+            lines.append(f"| {figure} | {fmt(h)} | {fmt(j)} | {r} |")
     return "\n".join(lines)
 
 
@@ -1071,6 +1106,8 @@ def main():
     ap.add_argument("--lite-build", default="", help="a -Dprotobuf_runtime=lite build tree")
     ap.add_argument("--grpcjs-server", default="",
                     help="peers/grpcjs/grpcjs-bench-server, with grpc-js in $GRPCJS_NODE_MODULES")
+    ap.add_argument("--grpcjs-client", default="",
+                    help="peers/grpcjs/grpcjs-bench-client, with grpc-js in $GRPCJS_NODE_MODULES")
     ap.add_argument("--runs", type=int, default=int(os.environ.get("RUNS", "3")))
     ap.add_argument("--seconds", type=float, default=float(os.environ.get("SECONDS", "2") or 2))
     ap.add_argument("--warmup", type=float, default=0.5)

@@ -53,15 +53,17 @@ meson compile -C "$build-lite" -j "$JOBS" h2rpc-bench-server >/dev/null
 
 extra=()
 [ "${NO_CALLGRIND:-0}" = 1 ] && extra+=(--no-callgrind)
-# grpc-js (Node.js) as a third server, driven by the h2rpc client; left out if npm cannot
-# install the versions peers/grpcjs/package-lock.json pins.
+# grpc-js (Node.js) as a third server, driven by the h2rpc client, and as a third client,
+# driving the h2rpc server; left out if npm cannot install the versions
+# peers/grpcjs/package-lock.json pins.
 # shellcheck source=scripts/npm-peer.sh
 if (. scripts/npm-peer.sh && install_npm_peer peers/grpcjs "$build/grpcjs") >&2; then
   GRPCJS_NODE_MODULES="$(cd "$build/grpcjs" && pwd)/node_modules"
   export GRPCJS_NODE_MODULES
-  extra+=(--grpcjs-server peers/grpcjs/grpcjs-bench-server)
+  extra+=(--grpcjs-server peers/grpcjs/grpcjs-bench-server
+    --grpcjs-client peers/grpcjs/grpcjs-bench-client)
 else
-  echo "compare: grpc-js could not be installed; its table is left out" >&2
+  echo "compare: grpc-js could not be installed; its tables are left out" >&2
 fi
 command="bench/compare.sh"
 [ "$RUNS" != 3 ] && command="RUNS=$RUNS $command"
