@@ -242,7 +242,7 @@ class TlsWire {
         ERR_clear_error();
         return false;
       }
-      // A server that reads nothing for 5 s while we have bytes for it is as good as gone.
+      // A peer that reads nothing for 5 s while we have bytes for it is as good as gone.
       if (!WaitFor(error == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, until)) return false;
     }
     return true;
@@ -279,7 +279,7 @@ class TlsWire {
     switch (choices_.ending) {
       case TlsChoices::Ending::kCloseNotify:
       case TlsChoices::Ending::kKeyUpdate:
-        SSL_shutdown(ssl_.get());  // sends close_notify; the answer is read by ReadUntil
+        SSL_shutdown(ssl_.get());  // sends close_notify; ReadWireUntil reads the answer
         break;
       case TlsChoices::Ending::kGarbage: {
         // Bytes that are no TLS record, straight onto the socket mid-connection.
