@@ -1,6 +1,5 @@
 // Generated code end to end (issue #4): the exact shape of the generated API, then every call
 // kind through generated stubs against an h2rpc server serving generated Service subclasses.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <algorithm>

@@ -1,5 +1,4 @@
 // The grpc.health.v1 service over a loopback server, through generated stubs.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <chrono>

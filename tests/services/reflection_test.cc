@@ -1,7 +1,6 @@
 // Server reflection (grpc.reflection.v1 and v1alpha) over a loopback server, asked through the
 // generated stubs the way grpcurl or buf curl ask: each answer must let a client rebuild the
 // schema in a descriptor pool of its own.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/descriptor.pb.h>

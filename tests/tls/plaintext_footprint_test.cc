@@ -2,7 +2,6 @@
 // symbol (transport/tls_context.h), so with a static libh2rpc the linker drops libssl and
 // libcrypto (--as-needed) and they are never mapped. This binary is such a program: it serves
 // and calls over h2c, then looks at its own mappings.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
 #include <doctest/doctest.h>
 
 #include <chrono>
