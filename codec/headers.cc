@@ -153,21 +153,30 @@ size_t HeaderListSize(const HeaderList& headers) {
   return total;
 }
 
-StatusOr<std::pair<std::string, std::string>> ParsePath(std::string_view path) {
-  // "/" Service-Name "/" Method-Name, both non-empty and free of further slashes.
-  const auto malformed = [&] {
-    return Status(StatusCode::kUnimplemented, "malformed method name: " + QuoteForMessage(path) +
-                                                  " (expected \"/package.Service/Method\")");
-  };
-  if (path.size() < 4 || path.front() != '/') return malformed();
+namespace {
+
+/// "/" Service-Name "/" Method-Name, both non-empty and free of further slashes: the two names
+/// as views into `path`, or false.
+bool SplitPath(std::string_view path, std::string_view& service, std::string_view& method) {
+  if (path.size() < 4 || path.front() != '/') return false;
   const std::string_view rest = path.substr(1);
   const size_t slash = rest.find('/');
-  if (slash == std::string_view::npos || slash == 0 || slash + 1 == rest.size()) {
-    return malformed();
-  }
-  const std::string_view service = rest.substr(0, slash);
-  const std::string_view method = rest.substr(slash + 1);
-  if (method.find('/') != std::string_view::npos) return malformed();
+  if (slash == std::string_view::npos || slash == 0 || slash + 1 == rest.size()) return false;
+  service = rest.substr(0, slash);
+  method = rest.substr(slash + 1);
+  return method.find('/') == std::string_view::npos;
+}
+
+Status MalformedPath(std::string_view path) {
+  return Status(StatusCode::kUnimplemented, "malformed method name: " + QuoteForMessage(path) +
+                                                " (expected \"/package.Service/Method\")");
+}
+
+}  // namespace
+
+StatusOr<std::pair<std::string, std::string>> ParsePath(std::string_view path) {
+  std::string_view service, method;
+  if (!SplitPath(path, service, method)) return MalformedPath(path);
   return std::make_pair(std::string(service), std::string(method));
 }
 
@@ -182,6 +191,14 @@ bool IsGrpcContentType(std::string_view content_type) {
 }
 
 std::variant<RequestHead, RequestError> ValidateRequestHeaders(const HeaderList& headers) {
+  RequestHead head;
+  if (std::optional<RequestError> error = ValidateRequestHeaders(headers, head)) {
+    return *std::move(error);
+  }
+  return head;
+}
+
+std::optional<RequestError> ValidateRequestHeaders(const HeaderList& headers, RequestHead& head) {
   const std::string* method = nullptr;
   const std::string* scheme = nullptr;
   const std::string* path = nullptr;
@@ -189,7 +206,6 @@ std::variant<RequestHead, RequestError> ValidateRequestHeaders(const HeaderList&
   const std::string* content_type = nullptr;
   const std::string* timeout = nullptr;
   const std::string* encoding = nullptr;
-  RequestHead head;
   Status metadata_error;  // the first one; reported after the HTTP-level checks
   bool seen_regular = false;
 
@@ -256,11 +272,11 @@ std::variant<RequestHead, RequestError> ValidateRequestHeaders(const HeaderList&
                      "unsupported content-subtype " + QuoteForMessage(subtype) + " (only proto)");
   }
 
-  StatusOr<std::pair<std::string, std::string>> parts = ParsePath(*path);
-  if (!parts.ok()) return RequestError{parts.status(), 200};
+  std::string_view service, method_name;
+  if (!SplitPath(*path, service, method_name)) return RequestError{MalformedPath(*path), 200};
   head.path = *path;
-  head.service = std::move(parts->first);
-  head.method = std::move(parts->second);
+  head.service.assign(service);
+  head.method.assign(method_name);
 
   if (encoding != nullptr) {
     const std::optional<Compression> c = ParseCompression(*encoding);
@@ -280,7 +296,7 @@ std::variant<RequestHead, RequestError> ValidateRequestHeaders(const HeaderList&
   }
   if (!metadata_error.ok()) return RequestError{metadata_error, 200};
   if (authority != nullptr) head.authority = *authority;
-  return head;
+  return std::nullopt;
 }
 
 StatusOr<ResponseHead> ValidateResponseHeaders(const HeaderList& headers, bool is_trailers) {

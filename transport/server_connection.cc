@@ -574,12 +574,12 @@ void ServerConnection::OnRequestHeaders(ServerStream* s) {
       return;
     }
   }
-  auto result = codec::ValidateRequestHeaders(header_block_);
-  if (auto* error = std::get_if<codec::RequestError>(&result)) {
+  if (std::optional<codec::RequestError> error =
+          codec::ValidateRequestHeaders(header_block_, s->head_)) {
+    s->head_ = codec::RequestHead{};  // half filled; nothing may read it
     EndWithStatus(s, error->status, error->http_status);
     return;
   }
-  s->head_ = std::move(std::get<codec::RequestHead>(result));
   if (s->head_.timeout) {
     const std::chrono::nanoseconds timeout = *s->head_.timeout;
     if (timeout <= std::chrono::nanoseconds::zero()) {

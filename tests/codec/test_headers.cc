@@ -52,6 +52,13 @@ RequestError ExpectError(const HeaderList& headers) {
   const RequestError& error = std::get<RequestError>(result);
   CHECK_FALSE(error.status.ok());
   CHECK_FALSE(error.status.message().empty());
+  // The server's in-place form decides the same way.
+  RequestHead head;
+  const std::optional<RequestError> in_place = ValidateRequestHeaders(headers, head);
+  REQUIRE(in_place.has_value());
+  CHECK(in_place->http_status == error.http_status);
+  CHECK(in_place->status.code() == error.status.code());
+  CHECK(in_place->status.message() == error.status.message());
   return error;
 }
 
@@ -121,6 +128,18 @@ TEST_CASE("A good request yields its head") {
   const HeaderList want_metadata = {
       {"x-user", "alice"}, {"trace-bin", "AAEC"}, {"grpc-trace-bin", "AAEC"}};
   CHECK(head.metadata == want_metadata);
+
+  RequestHead in_place;
+  REQUIRE_FALSE(ValidateRequestHeaders(GoodRequest(), in_place).has_value());
+  CHECK(in_place.path == head.path);
+  CHECK(in_place.service == head.service);
+  CHECK(in_place.method == head.method);
+  CHECK(in_place.timeout == head.timeout);
+  CHECK(in_place.encoding == head.encoding);
+  CHECK(in_place.accept_encoding == head.accept_encoding);
+  CHECK(in_place.authority == head.authority);
+  CHECK(in_place.user_agent == head.user_agent);
+  CHECK(in_place.metadata == head.metadata);
 }
 
 TEST_CASE("A minimal request: no authority, te, timeout or encoding") {
