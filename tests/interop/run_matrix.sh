@@ -14,9 +14,14 @@
 #   grpcjs:h2rpc   grpc-js client -> h2rpc server
 #   h2rpc:grpcjs   h2rpc client   -> grpc-js server
 #   grpcjs:grpcjs  grpc-js client -> grpc-js server (control)
-# grpc-js handlers cannot see whether a request was compressed nor compress one response and
-# not another, so the four *_compressed_* cases are skipped (SKIP lines) against a grpc-js
-# server; the grpc-js client runs them (checking payloads; it cannot see response flags).
+# and against grpc-go (peers/grpcgo, Debian's golang-google-grpc-dev; scripts/test.d/
+# 44-interop-grpcgo.sh builds it into BUILD_DIR/grpcgo and runs these):
+#   grpcgo:h2rpc   grpc-go client -> h2rpc server
+#   h2rpc:grpcgo   h2rpc client   -> grpc-go server
+#   grpcgo:grpcgo  grpc-go client -> grpc-go server (control)
+# grpc-js and grpc-go handlers cannot see whether a request was compressed nor compress one
+# response and not another, so the four *_compressed_* cases are skipped (SKIP lines) against
+# their servers; their clients run them (checking payloads; they cannot see response flags).
 #
 # Transports: INTEROP_TRANSPORTS="plaintext tls" (the default) runs every direction over each.
 # TLS runs use a CA and a server certificate (foo.test.google.fr, as gRPC's interop tests)
@@ -65,13 +70,15 @@ declare -A server_bin=(
 peers=$(cd "$(dirname "$0")/../../peers" && pwd)
 client_bin[grpcjs]="$peers/grpcjs/grpcjs-interop-client"
 server_bin[grpcjs]="$peers/grpcjs/grpcjs-interop-server"
+client_bin[grpcgo]="$build/grpcgo/grpcgo-interop-client"
+server_bin[grpcgo]="$build/grpcgo/grpcgo-interop-server"
 export GRPCJS_NODE_MODULES=${GRPCJS_NODE_MODULES:-$build/grpcjs/node_modules}
-# Cases only some clients have (gRPC's soak cases; the grpc++ and grpc-js peer clients here
-# implement the 18 above).
+# Cases only some clients have (gRPC's soak cases; the grpc++,
+# grpc-js and grpc-go peer clients here implement the 18 above).
 declare -A client_extra_cases=(
   [h2rpc]="${INTEROP_EXTRA_CASES-rpc_soak channel_soak}")
-declare -A server_skips=(
-  [grpcjs]="client_compressed_unary server_compressed_unary client_compressed_streaming server_compressed_streaming")
+compressed_cases="client_compressed_unary server_compressed_unary client_compressed_streaming server_compressed_streaming"
+declare -A server_skips=([grpcjs]="$compressed_cases" [grpcgo]="$compressed_cases")
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/h2rpc-interop.XXXXXX")
 # Servers are keyed "impl" (plaintext) or "impl/tls".

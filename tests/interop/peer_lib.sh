@@ -1,0 +1,108 @@
+# shellcheck shell=bash
+# Sourced by the interop stages with other gRPC implementations (scripts/test.d/
+# 42-interop-grpcjs.sh, 44-interop-grpcgo.sh).
+#
+# health LABEL CLIENT_COMMAND...: the standard health service (grpc.health.v1) of the h2rpc
+# greeter_server asked by another implementation's health client, given
+# --target=127.0.0.1:PORT --service=helloworld.Greeter: Check, NOT_FOUND for an unknown
+# service, Watch + cancel.
+#
+# chaos CLIENT NAME SERVER_COMMAND...: chaos clients against bench servers. Every kind of call
+# with short deadlines, cancels and messages up to 4 MiB must end OK, CANCELLED or
+# DEADLINE_EXCEEDED with exact contents, and the server must still exit cleanly with its
+# counters.
+#
+# Needs $build (the build directory). Clients:
+#   grpcjs  peers/grpcjs/chaos_client.js (needs $grpcjs_modules, grpc-js's node_modules)
+#   grpcgo  $build/grpcgo/grpcgo-chaos-client (peers/grpcgo/build.sh)
+#   h2rpc   $build/bench/h2rpc-chaos-client
+# CHAOS_STOP_AFTER=S (grpc-js and grpc-go clients): SIGTERM the server after S seconds of load;
+# calls may then also end UNAVAILABLE, and the client must still finish.
+
+build=${build:?peer_lib.sh needs \$build, the build directory}
+
+# wait_port FILE SED_SCRIPT: prints the port a starting server wrote to FILE (waits 10 s at most).
+wait_port() {
+  local found
+  for _ in $(seq 100); do
+    found=$(sed -n "$2" "$1" | head -1)
+    [ -n "$found" ] && echo "$found" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+health() {
+  local label=$1 out port pid rc=0
+  shift
+  out=$(mktemp)
+  "$build/examples/helloworld/greeter_server" --listen 127.0.0.1:0 >"$out" 2>&1 &
+  pid=$!
+  port=$(wait_port "$out" 's/^Server listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p') || port=""
+  if [ -z "$port" ]; then
+    echo "health: greeter_server did not start: $(tail -1 "$out")" >&2
+    rc=1
+  else
+    timeout -k 5 60 "$@" --target="127.0.0.1:$port" --service=helloworld.Greeter || rc=1
+  fi
+  kill -TERM "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null || { echo "health: greeter_server did not exit cleanly" >&2; rc=1; }
+  rm -f "$out"
+  [ "$rc" -eq 0 ] && echo "PASS health $label -> h2rpc" || echo "FAIL health $label -> h2rpc"
+  return "$rc"
+}
+
+# chaos CLIENT NAME SERVER_COMMAND...: runs CLIENT against the bench server NAME started by
+# SERVER_COMMAND (given --port 0); prints PASS/FAIL chaos CLIENT -> NAME.
+chaos() {
+  local client=$1 name=$2 out port pid rc=0
+  shift 2
+  if [ ! -x "$1" ]; then
+    echo "chaos: $name bench server not built ($1)" >&2
+    return 1
+  fi
+  out=$(mktemp)
+  GRPCJS_NODE_MODULES=${grpcjs_modules:-} "$@" --port 0 >"$out" 2>"$out.err" &
+  pid=$!
+  port=$(wait_port "$out" 's/.*"event":"listening","port":\([0-9]*\).*/\1/p') || port=""
+  if [ -z "$port" ]; then
+    echo "chaos: $name bench server did not start: $(tail -1 "$out.err")" >&2
+    rc=1
+  else
+    local stops=false
+    if [ -n "${CHAOS_STOP_AFTER:-}" ] && [ "$client" != h2rpc ]; then
+      stops=true
+      (sleep "$CHAOS_STOP_AFTER" && kill -TERM "$pid" 2>/dev/null) &
+    fi
+    echo "--- chaos: $client client -> $name bench server${CHAOS_STOP_AFTER:+, stopped after $CHAOS_STOP_AFTER s}"
+    case $client in
+      grpcjs)
+        NODE_PATH=$grpcjs_modules timeout -k 5 120 node peers/grpcjs/chaos_client.js \
+          --target="127.0.0.1:$port" --calls=6000 --server_stops="$stops" || rc=1 ;;
+      grpcgo)
+        timeout -k 5 120 "$build/grpcgo/grpcgo-chaos-client" \
+          --target="127.0.0.1:$port" --calls=6000 --server_stops="$stops" || rc=1 ;;
+      h2rpc)
+        timeout -k 5 120 "$build/bench/h2rpc-chaos-client" --target "127.0.0.1:$port" \
+          --calls 4000 || rc=1 ;;
+      *)
+        echo "chaos: unknown client $client" >&2
+        rc=1 ;;
+    esac
+  fi
+  kill -TERM "$pid" 2>/dev/null
+  if ! timeout 20 tail --pid="$pid" -f /dev/null; then
+    echo "chaos: $name bench server did not stop on SIGTERM" >&2
+    kill -KILL "$pid" 2>/dev/null
+    rc=1
+  fi
+  wait "$pid" 2>/dev/null
+  if [ -n "$port" ] && ! grep -q '"event":"exit"' "$out"; then
+    echo "chaos: $name bench server ended without its exit line: $(tail -1 "$out.err")" >&2
+    rc=1
+  fi
+  rm -f "$out" "$out.err"
+  local what="$client -> $name${CHAOS_STOP_AFTER:+ (stopped)}"
+  [ "$rc" -eq 0 ] && echo "PASS chaos $what" || echo "FAIL chaos $what"
+  return "$rc"
+}
