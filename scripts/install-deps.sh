@@ -9,6 +9,9 @@ packages=(
   doctest-dev
   clang libclang-rt-14-dev clang-format-14
   libgrpc++-dev protobuf-compiler-grpc grpc-proto
+  # gRPC's interop test credentials (grpc-go's testdata: ca.pem, server1.pem/.key), which the
+  # interop programs use for a bare --use_tls / --use_test_ca (tests/interop/grpc_test_credentials.h)
+  golang-google-grpc-dev
   nghttp2-client nghttp2-server python3-h2 openssl ca-certificates
   gcovr valgrind
   nginx-light haproxy

@@ -43,6 +43,8 @@ protoc -I"$protos" --go_out="plugins=grpc$mapping:$gopath/gen" \
 cp "$gopath"/gen/grpc/testing/*.pb.go "$gopath/src/$pkg/grpc_testing/"
 protoc -I"$here/../../protos/bench" --go_out="plugins=grpc,Mbench.proto=$pkg/bench:$gopath/gen" bench.proto
 cp "$gopath"/gen/bench.pb.go "$gopath/src/$pkg/bench/"
+mkdir -p "$gopath/src/$pkg/testcreds"
+cp "$here/testcreds/testcreds.go" "$gopath/src/$pkg/testcreds/"
 programs=(interop_client interop_server chaos_client health_client bench_server)
 for program in "${programs[@]}"; do
   mkdir -p "$gopath/src/$pkg/$program"

@@ -4,17 +4,17 @@
 // http2, its own metadata, deadline and compression handling). Same flags as
 // h2rpc-interop-client, so tests/interop/run_matrix.sh can drive it:
 //   interop_client.js --server_host=H --server_port=P --test_case=NAME [--use_tls=BOOL]
-//                     [--server_host_override=NAME] [--tls_ca_file=F]
+//                     [--server_host_override=NAME] [--tls_ca_file=F | --use_test_ca=true]
 // Exit status 0 when the case passed; otherwise 1 with the reason on stderr.
 'use strict';
 
 const fs = require('fs');
 const grpc = require('@grpc/grpc-js');
-const { loadTestService, parseFlags } = require('./interop_common');
+const { loadTestService, parseFlags, testCredential } = require('./interop_common');
 
 const flags = parseFlags(process.argv.slice(2), {
   server_host: '127.0.0.1', server_port: '', test_case: '', use_tls: 'false',
-  server_host_override: '', tls_ca_file: '',
+  server_host_override: '', tls_ca_file: '', use_test_ca: 'false',
 });
 const { TestService, UnimplementedService } = loadTestService();
 
@@ -42,7 +42,8 @@ function makeClient(Service, extraOptions = {}) {
   const options = { ...extraOptions };
   let credentials = grpc.credentials.createInsecure();
   if (flags.use_tls === 'true') {
-    const ca = flags.tls_ca_file ? fs.readFileSync(flags.tls_ca_file) : null;
+    let ca = flags.tls_ca_file ? fs.readFileSync(flags.tls_ca_file) : null;
+    if (!ca && flags.use_test_ca === 'true') ca = testCredential('ca.pem');
     credentials = grpc.credentials.createSsl(ca);
     if (flags.server_host_override) {
       options['grpc.ssl_target_name_override'] = flags.server_host_override;

@@ -1,7 +1,8 @@
-// Shared by the grpc-js programs: flag parsing in the interop programs' style (--name=value)
-// and the standard TestService definitions from grpc-proto.
+// Shared by the grpc-js programs: flag parsing in the interop programs' style (--name=value),
+// the standard TestService definitions from grpc-proto, and gRPC's interop test credentials.
 'use strict';
 
+const fs = require('fs');
 const path = require('path');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
@@ -34,4 +35,18 @@ function loadTestService() {
   return { TestService: testing.TestService, UnimplementedService: testing.UnimplementedService };
 }
 
-module.exports = { loadTestService, parseFlags };
+// gRPC's interop test credentials (ca.pem, server1.pem, server1.key): for a bare --use_tls=true
+// (server) and --use_test_ca (client), looked up as tests/interop/grpc_test_credentials.h does.
+function testCredential(file) {
+  const dirs = [process.env.H2RPC_INTEROP_TEST_CREDS,
+                '/usr/share/gocode/src/google.golang.org/grpc/testdata'].filter(Boolean);
+  for (const dir of dirs) {
+    const p = path.join(dir, file);
+    if (fs.existsSync(p)) return fs.readFileSync(p);
+  }
+  process.stderr.write(`${path.basename(process.argv[1])}: gRPC's test credential ${file} ` +
+                       `not found in ${dirs.join(', ')}\n`);
+  process.exit(2);
+}
+
+module.exports = { loadTestService, parseFlags, testCredential };

@@ -12,7 +12,7 @@
 
 const fs = require('fs');
 const grpc = require('@grpc/grpc-js');
-const { loadTestService, parseFlags } = require('./interop_common');
+const { loadTestService, parseFlags, testCredential } = require('./interop_common');
 
 const flags = parseFlags(process.argv.slice(2), {
   port: '0', bind: '127.0.0.1', use_tls: 'false', tls_cert_file: '', tls_key_file: '',
@@ -113,9 +113,11 @@ const handlers = {
 
 function credentials() {
   if (flags.use_tls !== 'true') return grpc.ServerCredentials.createInsecure();
+  // Without certificate flags, gRPC's interop test pair, as every interop server does.
+  const own = flags.tls_cert_file && flags.tls_key_file;
   return grpc.ServerCredentials.createSsl(null, [{
-    private_key: fs.readFileSync(flags.tls_key_file),
-    cert_chain: fs.readFileSync(flags.tls_cert_file),
+    private_key: own ? fs.readFileSync(flags.tls_key_file) : testCredential('server1.key'),
+    cert_chain: own ? fs.readFileSync(flags.tls_cert_file) : testCredential('server1.pem'),
   }], false);
 }
 

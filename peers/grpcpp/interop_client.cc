@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "../../tests/interop/grpc_test_credentials.h"
 #include "common.h"
 #include "grpc/testing/test.grpc.pb.h"
 #include "interop_common.h"
@@ -525,7 +526,11 @@ int main(int argc, char** argv) {
         Usage("cannot read --tls_ca_file " + flags.Str("tls_ca_file"));
       }
     } else if (flags.Bool("use_test_ca", false)) {
-      Usage("--use_test_ca needs the CA given with --tls_ca_file");
+      const std::string ca = grpc_test_credentials::Find("ca.pem");
+      if (ca.empty() || !ReadFile(ca, &options.pem_root_certs)) {
+        Usage("--use_test_ca: gRPC's test CA (ca.pem) not found in " +
+              grpc_test_credentials::SearchedDirs());
+      }
     }
     creds = grpc::SslCredentials(options);
     if (!host_override.empty()) args.SetSslTargetNameOverride(host_override);

@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "../../tests/interop/grpc_test_credentials.h"
 #include "common.h"
 #include "grpc/testing/test.grpc.pb.h"
 #include "interop_common.h"
@@ -243,11 +244,22 @@ int main(int argc, char** argv) {
   std::shared_ptr<grpc::ServerCredentials> creds;
   if (use_tls) {
     std::string cert, key;
-    if (!flags.Has("tls_cert_file") || !flags.Has("tls_key_file")) {
-      Usage("--use_tls=true needs --tls_cert_file and --tls_key_file");
+    // Without certificate flags, gRPC's interop test pair, as every interop server does.
+    std::string cert_file = flags.Str("tls_cert_file");
+    std::string key_file = flags.Str("tls_key_file");
+    if (cert_file.empty() != key_file.empty()) {
+      Usage("--tls_cert_file and --tls_key_file go together");
     }
-    if (!ReadFile(flags.Str("tls_cert_file"), &cert)) Usage("cannot read --tls_cert_file");
-    if (!ReadFile(flags.Str("tls_key_file"), &key)) Usage("cannot read --tls_key_file");
+    if (cert_file.empty()) {
+      cert_file = grpc_test_credentials::Find("server1.pem");
+      key_file = grpc_test_credentials::Find("server1.key");
+      if (cert_file.empty() || key_file.empty()) {
+        Usage("--use_tls=true without certificate flags: gRPC's test pair not found in " +
+              grpc_test_credentials::SearchedDirs());
+      }
+    }
+    if (!ReadFile(cert_file, &cert)) Usage("cannot read " + cert_file);
+    if (!ReadFile(key_file, &key)) Usage("cannot read " + key_file);
     grpc::SslServerCredentialsOptions options;
     options.pem_key_cert_pairs.push_back({key, cert});
     creds = grpc::SslServerCredentials(options);

@@ -34,6 +34,7 @@
 
 #include "grpc/testing/test.h2rpc.h"
 #include "h2rpc.h"
+#include "tests/interop/grpc_test_credentials.h"
 #include "tests/interop/interop_flags.h"
 
 namespace {
@@ -637,13 +638,20 @@ int main(int argc, char** argv) {
   options.max_receive_message_size = 64 * 1024 * 1024;  // the cases' largest message is ~300 kB
   std::shared_ptr<h2rpc::ChannelCredentials> credentials = h2rpc::InsecureChannelCredentials();
   if (use_tls) {
-    // --tls_ca_file: the roots (the system's otherwise). --use_test_ca is accepted as a no-op:
-    // gRPC's built-in test CA is not ours to ship; runners pass --tls_ca_file with it.
+    // --tls_ca_file: the roots; else --use_test_ca: gRPC's interop test CA; else the system's.
     // --server_host_override: the name the server's certificate must carry.
     h2rpc::SslCredentialsOptions ssl;
-    if (flags.Has("tls_ca_file")) {
-      if (h2rpc::Status s = h2rpc::ReadPemFile(flags.Str("tls_ca_file"), &ssl.pem_root_certs);
-          !s.ok()) {
+    std::string ca_file = flags.Str("tls_ca_file");
+    if (ca_file.empty() && flags.Bool("use_test_ca", false)) {
+      ca_file = grpc_test_credentials::Find("ca.pem");
+      if (ca_file.empty()) {
+        std::fprintf(stderr, "%s: FAILED: --use_test_ca: gRPC's test CA (ca.pem) not found in %s\n",
+                     test_case.c_str(), grpc_test_credentials::SearchedDirs().c_str());
+        return 2;
+      }
+    }
+    if (!ca_file.empty()) {
+      if (h2rpc::Status s = h2rpc::ReadPemFile(ca_file, &ssl.pem_root_certs); !s.ok()) {
         std::fprintf(stderr, "%s: FAILED: %s\n", test_case.c_str(), s.message().c_str());
         return 2;
       }

@@ -27,6 +27,7 @@
 #include "grpc/testing/test.h2rpc.h"
 #include "h2rpc.h"
 #include "services/reflection/reflection_service.h"
+#include "tests/interop/grpc_test_credentials.h"
 #include "tests/interop/interop_flags.h"
 
 namespace {
@@ -248,16 +249,27 @@ int main(int argc, char** argv) {
   const bool use_tls = flags.Bool("use_tls", false);
   std::shared_ptr<h2rpc::ServerCredentials> credentials = h2rpc::InsecureServerCredentials();
   if (use_tls) {
-    if (!flags.Has("tls_cert_file") || !flags.Has("tls_key_file")) {
-      Usage("--use_tls=true needs --tls_cert_file and --tls_key_file");
+    // Without certificate flags, gRPC's interop test pair, as every interop server does.
+    std::string cert_file = flags.Str("tls_cert_file");
+    std::string key_file = flags.Str("tls_key_file");
+    if (cert_file.empty() != key_file.empty()) {
+      Usage("--tls_cert_file and --tls_key_file go together");
+    }
+    if (cert_file.empty()) {
+      cert_file = grpc_test_credentials::Find("server1.pem");
+      key_file = grpc_test_credentials::Find("server1.key");
+      if (cert_file.empty() || key_file.empty()) {
+        Usage(
+            "--use_tls=true without --tls_cert_file/--tls_key_file uses gRPC's test pair "
+            "(server1.pem, server1.key), not found in " +
+            grpc_test_credentials::SearchedDirs() +
+            " (Debian: apt-get install golang-google-grpc-dev)");
+      }
     }
     h2rpc::SslServerCredentialsOptions ssl;
     ssl.pem_key_cert_pairs.emplace_back();
-    h2rpc::Status s =
-        h2rpc::ReadPemFile(flags.Str("tls_cert_file"), &ssl.pem_key_cert_pairs[0].cert_chain);
-    if (s.ok()) {
-      s = h2rpc::ReadPemFile(flags.Str("tls_key_file"), &ssl.pem_key_cert_pairs[0].private_key);
-    }
+    h2rpc::Status s = h2rpc::ReadPemFile(cert_file, &ssl.pem_key_cert_pairs[0].cert_chain);
+    if (s.ok()) s = h2rpc::ReadPemFile(key_file, &ssl.pem_key_cert_pairs[0].private_key);
     if (s.ok()) {
       credentials = h2rpc::SslServerCredentials(ssl);
       s = credentials->status();

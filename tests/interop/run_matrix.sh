@@ -23,16 +23,20 @@
 # response and not another, so the four *_compressed_* cases are skipped (SKIP lines) against
 # their servers; their clients run them (checking payloads; they cannot see response flags).
 #
-# Transports: INTEROP_TRANSPORTS="plaintext tls" (the default) runs every direction over each.
-# TLS runs use a CA and a server certificate (foo.test.google.fr, as gRPC's interop tests)
+# Transports: INTEROP_TRANSPORTS="plaintext tls testca" (the default) runs every direction over
+# each. TLS runs use a CA and a server certificate (foo.test.google.fr, as gRPC's interop tests)
 # generated for the run by the openssl CLI; clients pass --use_tls=true --tls_ca_file
-# --server_host_override=foo.test.google.fr.
+# --server_host_override=foo.test.google.fr. testca runs start servers and clients the way
+# gRPC's interop drivers do, with no certificate flags: servers get a bare --use_tls=true (and
+# present gRPC's test pair, server1.pem), clients --use_tls=true --use_test_ca=true
+# --server_host_override=foo.test.google.fr (tests/interop/grpc_test_credentials.h says where
+# those files come from); only INTEROP_TESTCA_CASES (default: four cases) run over it.
 #
 # h2rpc clients also run gRPC's rpc_soak and channel_soak (10 large unary calls on one channel,
 # and on a new channel each; INTEROP_EXTRA_CASES="" leaves them out).
 #
 # Prints one line per case, "PASS client server case" or "FAIL client server case: reason"
-# (TLS rows name the case "tls/case"), a summary per direction and transport, and last
+# (TLS rows name the case "tls/case" or "testca/case"), a summary per direction and transport, and last
 # "N passed, M failed". Exit status is non-zero if any case
 # failed (the control included: a broken control means the matrix proves nothing).
 #
@@ -59,7 +63,8 @@ all_cases=(empty_unary large_unary client_streaming server_streaming ping_pong e
   timeout_on_sleeping_server client_compressed_unary server_compressed_unary
   client_compressed_streaming server_compressed_streaming)
 read -r -a cases <<<"${INTEROP_CASES:-${all_cases[*]}}"
-read -r -a transports <<<"${INTEROP_TRANSPORTS:-plaintext tls}"
+read -r -a transports <<<"${INTEROP_TRANSPORTS:-plaintext tls testca}"
+read -r -a testca_cases <<<"${INTEROP_TESTCA_CASES:-empty_unary large_unary ping_pong custom_metadata}"
 
 declare -A client_bin=(
   [h2rpc]="$build/tests/interop/h2rpc-interop-client"
@@ -81,7 +86,7 @@ compressed_cases="client_compressed_unary server_compressed_unary client_compres
 declare -A server_skips=([grpcjs]="$compressed_cases" [grpcgo]="$compressed_cases")
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/h2rpc-interop.XXXXXX")
-# Servers are keyed "impl" (plaintext) or "impl/tls".
+# Servers are keyed "impl" (plaintext), "impl/tls" or "impl/testca".
 declare -A server_pid=() server_port=() server_error=()
 tls_host=foo.test.google.fr
 tls_error=""
@@ -128,10 +133,13 @@ trap 'exit 130' INT TERM
 # Starts server IMPL ("h2rpc", "grpcpp/tls", ...) on 127.0.0.1:0 and waits (10 s at most) for
 # its "listening" line.
 start_server() {
-  local impl=$1 bin=${server_bin[${1%/tls}]} log="$work/${1//\//-}-server"
+  local impl=$1 bin=${server_bin[${1%/*}]} log="$work/${1//\//-}-server"
   local tls_flags=(--use_tls=false)
-  [ "$impl" != "${impl%/tls}" ] &&
-    tls_flags=(--use_tls=true --tls_cert_file="$work/server.pem" --tls_key_file="$work/server.key")
+  case $impl in
+    */tls) tls_flags=(--use_tls=true --tls_cert_file="$work/server.pem"
+      --tls_key_file="$work/server.key") ;;
+    */testca) tls_flags=(--use_tls=true) ;;
+  esac
   server_error[$impl]=""
   if [ ! -x "$bin" ]; then
     server_error[$impl]="server not built: $bin"
@@ -183,6 +191,10 @@ run_case() {  # run_case CLIENT SERVER CASE TRANSPORT
     label="$client $server tls/$name"
     key=$server/tls
     client_tls=(--use_tls=true --tls_ca_file="$work/ca.pem" --server_host_override="$tls_host")
+  elif [ "$transport" = testca ]; then
+    label="$client $server testca/$name"
+    key=$server/testca
+    client_tls=(--use_tls=true --use_test_ca=true --server_host_override="$tls_host")
   fi
   if [[ " ${server_skips[$server]:-} " == *" $name "* ]]; then
     echo "SKIP $label: the $server server cannot honour this case's compression flags"
@@ -235,7 +247,8 @@ for transport in "${transports[@]}"; do
   case $transport in
     plaintext) ;;
     tls) make_certs ;;
-    *) echo "$0: unknown transport '$transport' (plaintext, tls)" >&2; exit 2 ;;
+    testca) ;;
+    *) echo "$0: unknown transport '$transport' (plaintext, tls, testca)" >&2; exit 2 ;;
   esac
   for dir in "${directions[@]}"; do
     client=${dir%%:*}
@@ -246,10 +259,13 @@ for transport in "${transports[@]}"; do
     fi
     title="$client client -> $server server"
     [ "$transport" = tls ] && title="$title over TLS"
+    [ "$transport" = testca ] && title="$title over TLS with gRPC's test credentials"
     [ "$client" = "$server" ] && [ "$client" != h2rpc ] && title="$title (control)"
     echo "--- $title"
     read -r -a extra <<<"${client_extra_cases[$client]:-}"
-    for name in "${cases[@]}" "${extra[@]}"; do
+    run_cases=("${cases[@]}" "${extra[@]}")
+    [ "$transport" = testca ] && run_cases=("${testca_cases[@]}")
+    for name in "${run_cases[@]}"; do
       run_case "$client" "$server" "$name" "$transport"
     done
     key=$transport:$dir

@@ -4,7 +4,7 @@
 // compression). Same flags as h2rpc-interop-client, so tests/interop/run_matrix.sh drives it:
 //
 //	grpcgo-interop-client --server_host=H --server_port=P --test_case=NAME [--use_tls=BOOL]
-//	                      [--server_host_override=NAME] [--tls_ca_file=F]
+//	                      [--server_host_override=NAME] [--tls_ca_file=F | --use_test_ca]
 //
 // Exit status 0 when the case passed; otherwise 1 with the reason on stderr.
 package main
@@ -20,6 +20,7 @@ import (
 	"time"
 
 	testpb "h2rpcpeer/grpc_testing"
+	"h2rpcpeer/testcreds"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -36,6 +37,7 @@ var (
 	useTLS             = flag.Bool("use_tls", false, "connect over TLS")
 	serverHostOverride = flag.String("server_host_override", "", "TLS server name to verify")
 	tlsCAFile          = flag.String("tls_ca_file", "", "CA certificate (PEM) for TLS")
+	useTestCA          = flag.Bool("use_test_ca", false, "trust gRPC's interop test CA (without --tls_ca_file)")
 )
 
 const (
@@ -94,7 +96,20 @@ func withDeadline() (context.Context, context.CancelFunc) {
 func dial() *grpc.ClientConn {
 	opts := []grpc.DialOption{grpc.WithBlock()}
 	if *useTLS {
-		creds, err := credentials.NewClientTLSFromFile(*tlsCAFile, *serverHostOverride)
+		caFile := *tlsCAFile
+		if caFile == "" && *useTestCA {
+			var err error
+			if caFile, err = testcreds.Path("ca.pem"); err != nil {
+				fail("--use_test_ca: %v", err)
+			}
+		}
+		var creds credentials.TransportCredentials
+		var err error
+		if caFile == "" {
+			creds = credentials.NewClientTLSFromCert(nil, *serverHostOverride) // the system's roots
+		} else {
+			creds, err = credentials.NewClientTLSFromFile(caFile, *serverHostOverride)
+		}
 		if err != nil {
 			fail("TLS credentials: %v", err)
 		}

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	testpb "h2rpcpeer/grpc_testing"
+	"h2rpcpeer/testcreds"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -201,7 +202,18 @@ func main() {
 	flag.Parse()
 	var opts []grpc.ServerOption
 	if *useTLS {
-		creds, err := credentials.NewServerTLSFromFile(*tlsCertFile, *tlsKeyFile)
+		certFile, keyFile := *tlsCertFile, *tlsKeyFile
+		if certFile == "" && keyFile == "" { // gRPC's interop test pair, as every interop server
+			var err error
+			if certFile, err = testcreds.Path("server1.pem"); err == nil {
+				keyFile, err = testcreds.Path("server1.key")
+			}
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "grpcgo-interop-server: --use_tls without certificate flags: %v\n", err)
+				os.Exit(1)
+			}
+		}
+		creds, err := credentials.NewServerTLSFromFile(certFile, keyFile)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "grpcgo-interop-server: TLS credentials: %v\n", err)
 			os.Exit(1)
