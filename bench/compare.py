@@ -36,7 +36,11 @@ import threading
 import time
 
 IMPLS = ("h2rpc", "grpcpp")
-LABEL = {"h2rpc": "h2rpc", "grpcpp": "grpc++", "grpcjs": "grpc-js"}
+LABEL = {"h2rpc": "h2rpc", "grpcpp": "grpc++", "grpcjs": "grpc-js", "grpcgo": "grpc-go"}
+# Further servers, each when its --<impl>-server is given, driven by the h2rpc client next to
+# the h2rpc server (a figure beside grpc++, not a target).
+THIRD_SERVER_NOTE = {"grpcjs": "grpc-js (Node.js)",
+                     "grpcgo": "grpc-go (Debian's golang-google-grpc-dev, Go 1.19)"}
 # One gRPC message: flag 0, length 0x42, Payload{body = 64 x 'x'} (0A 40 + 64 bytes): 71 bytes,
 # and the server answers the same 71 bytes.
 UNARY_BODY = b"\x00\x00\x00\x00\x42\x0a\x40" + b"x" * 64
@@ -691,9 +695,8 @@ SCENARIOS = {
     "si_1m": {"mode": "stream_in", "threads": 1, "size": 1 << 20},
     "echo_64": {"mode": "echo", "threads": 1, "size": 64},
 }
-# A third server, when --grpcjs-server is given: grpc-js (Node.js) driven by the h2rpc client,
-# next to the h2rpc server driven by the same client.
-GRPCJS_SCENARIOS = ("unary_1", "unary_8", "so_64", "echo_64")
+# The scenarios a third server (THIRD_SERVER_NOTE) and the grpc-js client run.
+THIRD_SCENARIOS = ("unary_1", "unary_8", "so_64", "echo_64")
 GRPCJS_CLIENT_WARMUP = 2.0  # seconds, for the grpc-js client's runs in a full comparison
 # Cross-driving: (scenario, client impl, server impl).
 CROSS = [("unary_1", "h2rpc", "grpcpp"), ("unary_1", "grpcpp", "h2rpc"),
@@ -755,16 +758,19 @@ def run_all(args):
     log(f"compare: programs found for {', '.join(impls) or 'nothing'} in {args.build}")
     if not impls:
         raise SystemExit("compare: no bench programs built")
-    with_grpcjs = bool(args.grpcjs_server) and not args.smoke and "h2rpc" in bins
+    thirds = [impl for impl, exe in (("grpcjs", args.grpcjs_server), ("grpcgo", args.grpcgo_server))
+              if exe and not args.smoke and "h2rpc" in bins]
     # The grpc-js client drives only the h2rpc server: next to the h2rpc client in a full run,
     # every scenario in the smoke (a load test of the server by an independent implementation).
     with_grpcjs_client = bool(args.grpcjs_client) and "h2rpc" in bins
-    if with_grpcjs or with_grpcjs_client:
+    if "grpcjs" in thirds or with_grpcjs_client:
         bins["grpcjs"] = {"server": args.grpcjs_server or None,
                           "client": args.grpcjs_client or None}
+    if "grpcgo" in thirds:
+        bins["grpcgo"] = {"server": args.grpcgo_server, "client": None}
     R = Results()
     fl = {"tcp": [], "nghttpd": []}
-    h2l = {i: [] for i in impls + (["grpcjs"] if with_grpcjs else [])}
+    h2l = {i: [] for i in impls + thirds}
     tmpdir = tempfile.mkdtemp(prefix="h2rpc-bench-")
     body_file = os.path.join(tmpdir, "unary-64.bin")
     with open(body_file, "wb") as f:
@@ -808,14 +814,14 @@ def run_all(args):
                     R.add((key, c, s), run)
                     log(f"compare:   {key} {c} -> {s} (cross): " +
                         (f"ok, {brief(run)}" if not run["problems"] else "; ".join(run["problems"])))
-            if with_grpcjs:
-                for key in GRPCJS_SCENARIOS:
-                    run = pair_run(bins, "h2rpc", "grpcjs", SCENARIOS[key], secs, warm)
-                    R.add((key, "h2rpc", "grpcjs"), run)
-                    log(f"compare:   {key} h2rpc -> grpcjs: " +
+            for third in thirds:
+                for key in THIRD_SCENARIOS:
+                    run = pair_run(bins, "h2rpc", third, SCENARIOS[key], secs, warm)
+                    R.add((key, "h2rpc", third), run)
+                    log(f"compare:   {key} h2rpc -> {third}: " +
                         (f"ok, {brief(run)}" if not run["problems"] else "; ".join(run["problems"])))
             if with_grpcjs_client and not args.smoke:
-                for key in GRPCJS_SCENARIOS:
+                for key in THIRD_SCENARIOS:
                     # A longer warm-up: Node.js compiles the hot paths only after a while, and
                     # the figures are meant to show grpc-js at its steady pace.
                     run = pair_run(bins, "grpcjs", "h2rpc", SCENARIOS[key], secs,
@@ -825,7 +831,7 @@ def run_all(args):
                         (f"ok, {brief(run)}" if not run["problems"] else "; ".join(run["problems"])))
             # (6)+(7) h2load and server CPU per call
             if shutil.which("h2load"):
-                for impl in order + (["grpcjs"] if with_grpcjs else []):
+                for impl in order + thirds:
                     res = h2load_server(bins, impl, n_h2load, body_file)
                     log(f"compare:   h2load -> {impl}: " + ("; ".join(res["problems"]) or "ok"))
                     h2l[impl].append(res)
@@ -846,8 +852,7 @@ def run_all(args):
                     ("lite", os.path.join(args.lite_build, "bench", "h2rpc-bench-server")),
                     ("lite_static", static_server(args.lite_build, tmpdir, "protobuf-lite",
                                                   "h2rpc-bench-server-lite-static"))]
-            if with_grpcjs:
-                variants.append(("grpcjs", args.grpcjs_server))
+            variants += [(third, bins[third]["server"]) for third in thirds]
             for key, exe in variants:
                 if exe and os.path.exists(exe):
                     log(f"compare: footprint h2rpc variant {key}")
@@ -1050,29 +1055,30 @@ def build_table(R, fl, h2l, fp, sz, cc, cg, impls):
              "|---|---|---:|---:|---:|---|---:|"]
     for r in rows:
         lines.append("| " + " | ".join(r) + " |")
-    if "grpcjs" in h2l:
-        def h2lv(impl, field):
-            return median([x.get(field) for x in h2l[impl] if not x["problems"]])
-        lines += ["", "A third server, grpc-js (Node.js), driven by the same h2rpc client as the "
-                  "h2rpc server (medians of the same rounds):", "",
-                  "| figure | h2rpc server | grpc-js server | h2rpc ÷ grpc-js |",
+    def h2lv(impl, field):
+        return median([x.get(field) for x in h2l[impl] if not x["problems"]])
+    for third in (t for t in THIRD_SERVER_NOTE if t in h2l):
+        name = LABEL[third]
+        lines += ["", f"Another server, {THIRD_SERVER_NOTE[third]}, driven by the same h2rpc client "
+                  "as the h2rpc server (medians of the same rounds):", "",
+                  f"| figure | h2rpc server | {name} server | h2rpc ÷ {name} |",
                   "|---|---:|---:|---:|"]
-        js_rows = [
+        third_rows = [
             ("unary p50 µs (1 thread, 64 B)", f("unary_1", "p50_us"),
-             f("unary_1", "p50_us", "h2rpc", "grpcjs")),
+             f("unary_1", "p50_us", "h2rpc", third)),
             ("unary calls/s, 8 threads, one channel", f("unary_8", "calls_per_s"),
-             f("unary_8", "calls_per_s", "h2rpc", "grpcjs")),
+             f("unary_8", "calls_per_s", "h2rpc", third)),
             ("server streaming 64 B, msgs/s", f("so_64", "msgs_per_s"),
-             f("so_64", "msgs_per_s", "h2rpc", "grpcjs")),
+             f("so_64", "msgs_per_s", "h2rpc", third)),
             ("bidi echo round trip p50 µs (64 B)", f("echo_64", "p50_us"),
-             f("echo_64", "p50_us", "h2rpc", "grpcjs")),
+             f("echo_64", "p50_us", "h2rpc", third)),
             ("h2load unary req/s (-c 4 -m 100, verified)", h2lv("h2rpc", "req_per_s"),
-             h2lv("grpcjs", "req_per_s")),
+             h2lv(third, "req_per_s")),
             ("server CPU µs per unary call (under h2load)", h2lv("h2rpc", "server_cpu_us_per_call"),
-             h2lv("grpcjs", "server_cpu_us_per_call")),
-            ("server RSS idle, MiB", kb2mib(fpv("h2rpc", "idle")), kb2mib(fpv("grpcjs", "idle"))),
+             h2lv(third, "server_cpu_us_per_call")),
+            ("server RSS idle, MiB", kb2mib(fpv("h2rpc", "idle")), kb2mib(fpv(third, "idle"))),
         ]
-        for figure, h, j in js_rows:
+        for figure, h, j in third_rows:
             r = f"{h / j:.2f}×" if h is not None and j not in (None, 0) else ""
             lines.append(f"| {figure} | {fmt(h)} | {fmt(j)} | {r} |")
     if any(key[1] == "grpcjs" for key in R.runs):
@@ -1106,6 +1112,8 @@ def main():
     ap.add_argument("--lite-build", default="", help="a -Dprotobuf_runtime=lite build tree")
     ap.add_argument("--grpcjs-server", default="",
                     help="peers/grpcjs/grpcjs-bench-server, with grpc-js in $GRPCJS_NODE_MODULES")
+    ap.add_argument("--grpcgo-server", default="",
+                    help="grpcgo-bench-server (peers/grpcgo/build.sh)")
     ap.add_argument("--grpcjs-client", default="",
                     help="peers/grpcjs/grpcjs-bench-client, with grpc-js in $GRPCJS_NODE_MODULES")
     ap.add_argument("--runs", type=int, default=int(os.environ.get("RUNS", "3")))
@@ -1156,7 +1164,8 @@ def write_report(args, table, R, sz, cg, impls, elapsed):
         f"- machine: {os.cpu_count()} CPUs, Linux {platform.release()}, {gxx[0] if gxx else 'g++'}; "
         f"load average at the end: {' '.join(load)}; run took {elapsed / 60:.1f} min",
         f"- implementations measured: {', '.join(LABEL[i] for i in impls)}"
-        + (" and the grpc-js server" if args.grpcjs_server else ""),
+        + "".join(f" and the {LABEL[t]} server" for t, exe in
+                  (("grpcjs", args.grpcjs_server), ("grpcgo", args.grpcgo_server)) if exe),
         "",
         "Each client figure is the median of RUNS runs of a fresh server + one contract client "
         f"({args.seconds:g} s window after 0.5 s warm-up), h2rpc and grpc++ interleaved; every "

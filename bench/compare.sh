@@ -9,8 +9,8 @@
 #
 # Builds build-release (buildtype=release, grpc++ peers on), build-release-shared
 # (default_library=shared, for the size of libh2rpc.so) and build-release-lite
-# (protobuf_runtime=lite, for the bench server's footprint), installs grpc-js (npm) for a third
-# server, then runs bench/compare.py. Every figure is verified (server counters vs client,
+# (protobuf_runtime=lite, for the bench server's footprint), installs grpc-js (npm) and builds
+# grpc-go (peers/grpcgo/build.sh) for further servers, then runs bench/compare.py. Every figure is verified (server counters vs client,
 # h2load DATA bytes); see bench/compare.py.
 
 # bash makes $SECONDS a clock; the user's value is only in the environment string.
@@ -64,6 +64,12 @@ if (. scripts/npm-peer.sh && install_npm_peer peers/grpcjs "$build/grpcjs") >&2;
     --grpcjs-client peers/grpcjs/grpcjs-bench-client)
 else
   echo "compare: grpc-js could not be installed; its tables are left out" >&2
+fi
+# grpc-go as a further server, driven by the h2rpc client; left out if it cannot be built.
+if peers/grpcgo/build.sh "$build/grpcgo" >&2; then
+  extra+=(--grpcgo-server "$build/grpcgo/grpcgo-bench-server")
+else
+  echo "compare: grpc-go could not be built; its table is left out" >&2
 fi
 command="bench/compare.sh"
 [ "$RUNS" != 3 ] && command="RUNS=$RUNS $command"
