@@ -2,7 +2,8 @@
 # Shared by the proxy runs (nginx_proxy.sh, haproxy_proxy.sh): every gRPC interop case through a
 # real gRPC proxy in front of the h2rpc interop server, over h2c (plaintext both hops) and over
 # TLS (TLS both hops, each verifying certificates). The clients are the h2rpc interop client
-# and, when built, the grpc++ one.
+# and, when built, the grpc++ one and the grpc-go one (BUILD_DIR/grpcgo, which
+# scripts/test.d/44-interop-grpcgo.sh builds before the proxy stages run).
 #
 # The runner sources this with BUILD_DIR as $1 and PROXY (a label) set, writes its proxy's
 # configuration for the ports below, starts it (adding its pid to `pids`) and calls
@@ -21,6 +22,9 @@ server_bin=$build/tests/interop/h2rpc-interop-server
 declare -A client_bin=([h2rpc]=$build/tests/interop/h2rpc-interop-client)
 if [ -x "$build/peers/grpcpp/grpcpp-interop-client" ]; then
   client_bin[grpcpp]=$build/peers/grpcpp/grpcpp-interop-client
+fi
+if [ -x "$build/grpcgo/grpcgo-interop-client" ]; then
+  client_bin[grpcgo]=$build/grpcgo/grpcgo-interop-client
 fi
 cases=(empty_unary large_unary client_streaming server_streaming ping_pong empty_stream
   custom_metadata status_code_and_message special_status_message unimplemented_method
@@ -108,7 +112,7 @@ run_case() {  # run_case CLIENT TRANSPORT CASE
 
 run_all_cases() {  # run_all_cases PROXY_LOG: every case, every client, both transports
   local client transport name
-  for client in h2rpc grpcpp; do
+  for client in h2rpc grpcpp grpcgo; do
     [ -n "${client_bin[$client]:-}" ] || continue
     for transport in h2c tls; do
       for name in "${cases[@]}"; do run_case "$client" "$transport" "$name"; done
