@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Interop with grpc-java (Debian's libgrpc-java 1.41 with its Netty transport, on the JDK), an
+# implementation sharing no code with h2rpc, grpc++, grpc-js or grpc-go: its interop client
+# against the h2rpc server, the h2rpc client against its interop server, and grpc-java against
+# itself as the control, over plaintext, TLS and TLS with gRPC's test credentials.
+# peers/grpcjava/build.sh installs the JDK and grpc-java from Debian if missing and builds the
+# peers offline into BUILD_DIR/grpcjava (never into the source tree).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+build=${BUILD_DIR:-build}
+peers/grpcjava/build.sh "$build/grpcjava"
+exec tests/interop/run_matrix.sh "$build" grpcjava:h2rpc h2rpc:grpcjava grpcjava:grpcjava
