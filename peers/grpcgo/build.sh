@@ -15,18 +15,7 @@ mkdir -p "$1"
 out=$(cd "$1" && pwd)
 
 packages=(golang-go golang-google-grpc-dev golang-goprotobuf-dev protobuf-compiler grpc-proto)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo=sudo
-  export DEBIAN_FRONTEND=noninteractive
-  echo "grpcgo: installing ${missing[*]}" >&2
-  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
-    { $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"; }
-fi
+"$here/../../scripts/apt-install.sh" grpcgo "${packages[@]}"
 
 unformatted=$(gofmt -l "$here")
 [ -z "$unformatted" ] || { echo "grpcgo: not gofmt-formatted: $unformatted" >&2; exit 1; }

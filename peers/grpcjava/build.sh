@@ -14,18 +14,7 @@ packages=(default-jdk-headless libgrpc-java libprotobuf-java protobuf-compiler-g
   libnetty-java libguava-java libperfmark-java libgeronimo-annotation-1.3-spec-java
   libnetty-tcnative-java libnetty-tcnative-jni
   protobuf-compiler grpc-proto)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo=sudo
-  export DEBIAN_FRONTEND=noninteractive
-  echo "grpcjava: installing ${missing[*]}" >&2
-  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
-    { $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"; }
-fi
+"$here/../../scripts/apt-install.sh" grpcjava "${packages[@]}"
 
 # grpc-java's jars and what they load at run time (Debian's libgrpc-java declares few of them).
 jars=(grpc-api grpc-core grpc-context grpc-netty grpc-protobuf grpc-protobuf-lite grpc-stub

@@ -105,13 +105,20 @@ func (testServer) UnaryCall(ctx context.Context, in *testpb.SimpleRequest) (*tes
 	return &testpb.SimpleResponse{Payload: pl}, nil
 }
 
-func (testServer) StreamingOutputCall(in *testpb.StreamingOutputCallRequest, stream testpb.TestService_StreamingOutputCallServer) error {
-	for _, p := range in.GetResponseParameters() {
-		if p.GetIntervalUs() > 0 {
+// responseSender is what the streaming handlers send StreamingOutputCallResponses on.
+type responseSender interface {
+	Send(*testpb.StreamingOutputCallResponse) error
+}
+
+// sendResponses sends one zero-filled response per parameter; with done, it first waits each
+// parameter's interval and gives up when done closes.
+func sendResponses(stream responseSender, params []*testpb.ResponseParameters, done <-chan struct{}) error {
+	for _, p := range params {
+		if p.GetIntervalUs() > 0 && done != nil {
 			select {
 			case <-time.After(time.Duration(p.GetIntervalUs()) * time.Microsecond):
-			case <-stream.Context().Done():
-				return stream.Context().Err()
+			case <-done:
+				return status.Error(codes.Canceled, "call ended while waiting to send")
 			}
 		}
 		pl, err := payload(p.GetSize())
@@ -123,6 +130,10 @@ func (testServer) StreamingOutputCall(in *testpb.StreamingOutputCallRequest, str
 		}
 	}
 	return nil
+}
+
+func (testServer) StreamingOutputCall(in *testpb.StreamingOutputCallRequest, stream testpb.TestService_StreamingOutputCallServer) error {
+	return sendResponses(stream, in.GetResponseParameters(), stream.Context().Done())
 }
 
 func (testServer) StreamingInputCall(stream testpb.TestService_StreamingInputCallServer) error {
@@ -160,14 +171,8 @@ func (testServer) FullDuplexCall(stream testpb.TestService_FullDuplexCallServer)
 		if err := echoStatus(m.GetResponseStatus()); err != nil {
 			return err
 		}
-		for _, p := range m.GetResponseParameters() {
-			pl, err := payload(p.GetSize())
-			if err != nil {
-				return err
-			}
-			if err := stream.Send(&testpb.StreamingOutputCallResponse{Payload: pl}); err != nil {
-				return err
-			}
+		if err := sendResponses(stream, m.GetResponseParameters(), nil); err != nil {
+			return err
 		}
 	}
 }
@@ -185,14 +190,8 @@ func (testServer) HalfDuplexCall(stream testpb.TestService_HalfDuplexCallServer)
 		held = append(held, m)
 	}
 	for _, m := range held {
-		for _, p := range m.GetResponseParameters() {
-			pl, err := payload(p.GetSize())
-			if err != nil {
-				return err
-			}
-			if err := stream.Send(&testpb.StreamingOutputCallResponse{Payload: pl}); err != nil {
-				return err
-			}
+		if err := sendResponses(stream, m.GetResponseParameters(), nil); err != nil {
+			return err
 		}
 	}
 	return nil
