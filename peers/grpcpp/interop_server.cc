@@ -245,19 +245,10 @@ int main(int argc, char** argv) {
   if (use_tls) {
     std::string cert, key;
     // Without certificate flags, gRPC's interop test pair, as every interop server does.
-    std::string cert_file = flags.Str("tls_cert_file");
-    std::string key_file = flags.Str("tls_key_file");
-    if (cert_file.empty() != key_file.empty()) {
-      Usage("--tls_cert_file and --tls_key_file go together");
-    }
-    if (cert_file.empty()) {
-      cert_file = grpc_test_credentials::Find("server1.pem");
-      key_file = grpc_test_credentials::Find("server1.key");
-      if (cert_file.empty() || key_file.empty()) {
-        Usage("--use_tls=true without certificate flags: gRPC's test pair not found in " +
-              grpc_test_credentials::SearchedDirs());
-      }
-    }
+    std::string why;
+    const auto [cert_file, key_file] = grpc_test_credentials::ServerPair(
+        flags.Str("tls_cert_file"), flags.Str("tls_key_file"), &why);
+    if (cert_file.empty()) Usage(why);
     if (!ReadFile(cert_file, &cert)) Usage("cannot read " + cert_file);
     if (!ReadFile(key_file, &key)) Usage("cannot read " + key_file);
     grpc::SslServerCredentialsOptions options;

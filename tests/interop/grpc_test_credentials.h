@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <cstdlib>
 #include <string>
+#include <utility>
 
 namespace grpc_test_credentials {
 
@@ -33,6 +34,27 @@ inline std::string Find(const std::string& file) {
     if (::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) return path;
   }
   return "";
+}
+
+/// The server's certificate and key files: the flags' (both or neither), or else gRPC's test
+/// pair. Empty, with `why`, when the flags disagree or the pair is not found.
+inline std::pair<std::string, std::string> ServerPair(const std::string& cert_flag,
+                                                      const std::string& key_flag,
+                                                      std::string* why) {
+  if (cert_flag.empty() != key_flag.empty()) {
+    *why = "--tls_cert_file and --tls_key_file go together";
+    return {};
+  }
+  if (!cert_flag.empty()) return {cert_flag, key_flag};
+  std::pair<std::string, std::string> pair{Find("server1.pem"), Find("server1.key")};
+  if (pair.first.empty() || pair.second.empty()) {
+    *why =
+        "--use_tls=true without --tls_cert_file/--tls_key_file uses gRPC's test pair "
+        "(server1.pem, server1.key), not found in " +
+        SearchedDirs() + " (Debian: apt-get install golang-google-grpc-dev)";
+    return {};
+  }
+  return pair;
 }
 
 }  // namespace grpc_test_credentials

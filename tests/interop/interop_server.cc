@@ -250,22 +250,10 @@ int main(int argc, char** argv) {
   std::shared_ptr<h2rpc::ServerCredentials> credentials = h2rpc::InsecureServerCredentials();
   if (use_tls) {
     // Without certificate flags, gRPC's interop test pair, as every interop server does.
-    std::string cert_file = flags.Str("tls_cert_file");
-    std::string key_file = flags.Str("tls_key_file");
-    if (cert_file.empty() != key_file.empty()) {
-      Usage("--tls_cert_file and --tls_key_file go together");
-    }
-    if (cert_file.empty()) {
-      cert_file = grpc_test_credentials::Find("server1.pem");
-      key_file = grpc_test_credentials::Find("server1.key");
-      if (cert_file.empty() || key_file.empty()) {
-        Usage(
-            "--use_tls=true without --tls_cert_file/--tls_key_file uses gRPC's test pair "
-            "(server1.pem, server1.key), not found in " +
-            grpc_test_credentials::SearchedDirs() +
-            " (Debian: apt-get install golang-google-grpc-dev)");
-      }
-    }
+    std::string why;
+    const auto [cert_file, key_file] = grpc_test_credentials::ServerPair(
+        flags.Str("tls_cert_file"), flags.Str("tls_key_file"), &why);
+    if (cert_file.empty()) Usage(why);
     h2rpc::SslServerCredentialsOptions ssl;
     ssl.pem_key_cert_pairs.emplace_back();
     h2rpc::Status s = h2rpc::ReadPemFile(cert_file, &ssl.pem_key_cert_pairs[0].cert_chain);
