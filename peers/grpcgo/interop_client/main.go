@@ -353,14 +353,21 @@ func expectStatus(err error, code codes.Code, message, what string) {
 	}
 }
 
-func statusCodeAndMessage(c testpb.TestServiceClient) {
+// statusOnUnary asks UnaryCall to fail UNKNOWN with message and checks that it did.
+func statusOnUnary(c testpb.TestServiceClient, message string) *testpb.EchoStatus {
 	ctx, cancel := withDeadline()
 	defer cancel()
-	const message = "test status message"
 	echo := &testpb.EchoStatus{Code: int32(codes.Unknown), Message: message}
 	_, err := c.UnaryCall(ctx, &testpb.SimpleRequest{ResponseStatus: echo})
 	expectStatus(err, codes.Unknown, message, "UnaryCall")
+	return echo
+}
 
+func statusCodeAndMessage(c testpb.TestServiceClient) {
+	const message = "test status message"
+	echo := statusOnUnary(c, message)
+	ctx, cancel := withDeadline()
+	defer cancel()
 	stream, err := c.FullDuplexCall(ctx)
 	expectOK(err, "FullDuplexCall")
 	expectOK(stream.Send(&testpb.StreamingOutputCallRequest{ResponseStatus: echo}), "FullDuplexCall send")
@@ -370,12 +377,7 @@ func statusCodeAndMessage(c testpb.TestServiceClient) {
 }
 
 func specialStatusMessage(c testpb.TestServiceClient) {
-	ctx, cancel := withDeadline()
-	defer cancel()
-	const message = "\t\ntest with whitespace\r\nand Unicode BMP ☺ and non-BMP 😈\t\n"
-	echo := &testpb.EchoStatus{Code: int32(codes.Unknown), Message: message}
-	_, err := c.UnaryCall(ctx, &testpb.SimpleRequest{ResponseStatus: echo})
-	expectStatus(err, codes.Unknown, message, "UnaryCall")
+	statusOnUnary(c, "\t\ntest with whitespace\r\nand Unicode BMP ☺ and non-BMP 😈\t\n")
 }
 
 func unimplementedMethod(c testpb.TestServiceClient) {
