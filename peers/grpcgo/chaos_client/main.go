@@ -146,17 +146,10 @@ func (c *chaos) oneCall(i int) {
 		count := 1 + r.next(20)
 		each := min(size, 100000)
 		stream, err := client.StreamOut(ctx, &benchpb.StreamRequest{Count: int32(count), Size: int32(each)}, limits...)
-		received, wrong := 0, false
-		for err == nil {
-			var m *benchpb.Payload
-			m, err = stream.Recv()
-			if err == nil {
-				received++
-				wrong = wrong || len(m.GetBody()) != each
-			}
-		}
-		if err == io.EOF {
-			err = nil
+		var received int
+		var wrong bool
+		if err == nil {
+			received, wrong, err = receiveAll(stream.Recv, func(m *benchpb.Payload) bool { return len(m.GetBody()) == each })
 		}
 		c.out.record("stream_out", err, err != nil || (!wrong && received == count))
 	case 2:
@@ -190,19 +183,25 @@ func (c *chaos) oneCall(i int) {
 			}
 			_ = stream.CloseSend()
 		}()
-		echoed, wrong := 0, false
-		for err == nil {
-			var m *benchpb.Payload
-			m, err = stream.Recv()
-			if err == nil {
-				echoed++
-				wrong = wrong || !bytes.Equal(m.GetBody(), echo)
-			}
-		}
-		if err == io.EOF {
-			err = nil
-		}
+		echoed, wrong, err := receiveAll(stream.Recv, func(m *benchpb.Payload) bool { return bytes.Equal(m.GetBody(), echo) })
 		c.out.record("echo", err, err != nil || (!wrong && echoed == messages))
+	}
+}
+
+// receiveAll reads a stream to its end: how many messages came, whether any failed expected,
+// and the error it ended with (nil for a clean end).
+func receiveAll(recv func() (*benchpb.Payload, error), expected func(*benchpb.Payload) bool) (int, bool, error) {
+	count, wrong := 0, false
+	for {
+		m, err := recv()
+		if err == io.EOF {
+			return count, wrong, nil
+		}
+		if err != nil {
+			return count, wrong, err
+		}
+		count++
+		wrong = wrong || !expected(m)
 	}
 }
 
