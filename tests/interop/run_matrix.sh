@@ -22,11 +22,14 @@
 # and against grpc-java (peers/grpcjava, Debian's libgrpc-java with Netty; scripts/test.d/
 # 44-interop-grpcjava.sh builds it into BUILD_DIR/grpcjava and runs these):
 #   grpcjava:h2rpc, h2rpc:grpcjava, grpcjava:grpcjava (control)
+# and against grpcio, gRPC's Python binding (peers/grpcio, Debian's python3-grpcio; scripts/
+# test.d/44-interop-grpcio.sh generates its stubs into BUILD_DIR/grpcio and runs these):
+#   grpcio:h2rpc, h2rpc:grpcio, grpcio:grpcio (control)
 # grpc-js and grpc-go handlers cannot see whether a request was compressed nor compress one
 # response and not another, so the four *_compressed_* cases are skipped (SKIP lines) against
 # their servers; their clients run them (checking payloads; they cannot see response flags).
-# grpc-java's server can compress per response but cannot see request compression: only the two
-# client_compressed_* cases are skipped against it.
+# grpc-java's and grpcio's servers can compress per response but cannot see request compression:
+# only the two client_compressed_* cases are skipped against them.
 #
 # Transports: INTEROP_TRANSPORTS="plaintext tls testca" (the default) runs every direction over
 # each. TLS runs use a CA and a server certificate (foo.test.google.fr, as gRPC's interop tests)
@@ -84,14 +87,17 @@ client_bin[grpcgo]="$build/grpcgo/grpcgo-interop-client"
 server_bin[grpcgo]="$build/grpcgo/grpcgo-interop-server"
 client_bin[grpcjava]="$build/grpcjava/grpcjava-interop-client"
 server_bin[grpcjava]="$build/grpcjava/grpcjava-interop-server"
+client_bin[grpcio]="$build/grpcio/grpcio-interop-client"
+server_bin[grpcio]="$build/grpcio/grpcio-interop-server"
 export GRPCJS_NODE_MODULES=${GRPCJS_NODE_MODULES:-$build/grpcjs/node_modules}
 # Cases only some clients have (gRPC's soak cases; the grpc++,
-# grpc-js, grpc-go and grpc-java peer clients here implement the 18 above).
+# grpc-js, grpc-go, grpc-java and grpcio peer clients here implement the 18 above).
 declare -A client_extra_cases=(
   [h2rpc]="${INTEROP_EXTRA_CASES-rpc_soak channel_soak}")
 compressed_cases="client_compressed_unary server_compressed_unary client_compressed_streaming server_compressed_streaming"
 declare -A server_skips=([grpcjs]="$compressed_cases" [grpcgo]="$compressed_cases"
-  [grpcjava]="client_compressed_unary client_compressed_streaming")
+  [grpcjava]="client_compressed_unary client_compressed_streaming"
+  [grpcio]="client_compressed_unary client_compressed_streaming")
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/h2rpc-interop.XXXXXX")
 # Servers are keyed "impl" (plaintext), "impl/tls" or "impl/testca".
