@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Every gRPC interop case through HAProxy, a real gRPC proxy (HTTP/2 on both sides, "proto h2"
-# to the server), in front of the h2rpc interop server: over h2c and over TLS, h2rpc and grpc++
-# clients (tests/proxy/proxy_lib.sh). HAProxy parses and rebuilds every HTTP/2 frame, trailers
-# included, with its own HTTP/2 stack, not nghttp2.
+# to the server), in front of the h2rpc interop server: over h2c and over TLS, the h2rpc client
+# and every peer client built (tests/proxy/proxy_lib.sh). HAProxy parses and rebuilds every
+# HTTP/2 frame, trailers included, with its own HTTP/2 stack, not nghttp2.
 #
 #   tests/proxy/haproxy_proxy.sh BUILD_DIR
 #
-# Prints "PASS client via-haproxy/transport case" or "FAIL ...: reason" per case and ends with
-# "N passed, M failed".
+# Prints "PASS client via-haproxy/transport case" or "FAIL ...: reason" per case ("KNOWN ...:
+# why" for HAProxy's own bug listed in proxy_lib.sh) and ends with "N passed, M failed".
 set -uo pipefail
 haproxy=$(command -v haproxy || echo /usr/sbin/haproxy)
 [ -x "$haproxy" ] || { echo "$0: haproxy not found (scripts/install-deps.sh installs it)" >&2; exit 1; }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every gRPC interop case through nginx, a real gRPC proxy (grpc_pass), in front of the h2rpc
-# interop server: over h2c and over TLS, h2rpc and grpc++ clients (tests/proxy/proxy_lib.sh);
-# then h2rpc's chaos client through it to the h2rpc bench server.
+# interop server: over h2c and over TLS, the h2rpc client and every peer client built
+# (tests/proxy/proxy_lib.sh); then h2rpc's chaos client through it to the h2rpc bench server.
 #
 #   tests/proxy/nginx_proxy.sh BUILD_DIR
 #

@@ -2,8 +2,9 @@
 # Shared by the proxy runs (nginx_proxy.sh, haproxy_proxy.sh): every gRPC interop case through a
 # real gRPC proxy in front of the h2rpc interop server, over h2c (plaintext both hops) and over
 # TLS (TLS both hops, each verifying certificates). The clients are the h2rpc interop client
-# and, when built, the grpc++ one and the grpc-go one (BUILD_DIR/grpcgo, which
-# scripts/test.d/44-interop-grpcgo.sh builds before the proxy stages run).
+# and, when built, the grpc++, grpc-go and grpcio ones (BUILD_DIR/grpcgo and BUILD_DIR/grpcio,
+# which scripts/test.d/44-interop-grpcgo.sh and 44-interop-grpcio.sh build before the proxy
+# stages run).
 #
 # The runner sources this with BUILD_DIR as $1 and PROXY (a label) set, writes its proxy's
 # configuration for the ports below, starts it (adding its pid to `pids`) and calls
@@ -23,9 +24,11 @@ declare -A client_bin=([h2rpc]=$build/tests/interop/h2rpc-interop-client)
 if [ -x "$build/peers/grpcpp/grpcpp-interop-client" ]; then
   client_bin[grpcpp]=$build/peers/grpcpp/grpcpp-interop-client
 fi
-if [ -x "$build/grpcgo/grpcgo-interop-client" ]; then
-  client_bin[grpcgo]=$build/grpcgo/grpcgo-interop-client
-fi
+for peer in grpcgo grpcio; do
+  if [ -x "$build/$peer/$peer-interop-client" ]; then
+    client_bin[$peer]=$build/$peer/$peer-interop-client
+  fi
+done
 cases=(empty_unary large_unary client_streaming server_streaming ping_pong empty_stream
   custom_metadata status_code_and_message special_status_message unimplemented_method
   unimplemented_service cancel_after_begin cancel_after_first_response
@@ -88,8 +91,22 @@ fi
 h2c_port=$(free_port)
 tls_port=$(free_port)
 
+# A proxy's own bugs, reproduced with grpc++'s and grpc-go's servers behind it as well: a case
+# whose failure message contains the one given counts as "known"; passing counts as passing,
+# and any other failure fails. Keyed PROXY:CLIENT:CASE, value "message|why".
+haproxy_1219="Received RST_STREAM with error code 8|haproxy/haproxy#1219: RST_STREAM(NO_ERROR) after the trailers relayed as CANCEL"
+declare -A known_failures=(
+  # HAProxy 2.6 turns a server's RST_STREAM(NO_ERROR) after the trailers (RFC 9113 §8.1, sent
+  # when the response ends before the client half-closed) into RST_STREAM(CANCEL) to the client
+  # and drops the trailers (haproxy/haproxy#1219). grpcio's client half-closes late enough that
+  # the two cases whose server ends the call on the first message race into it (1 run in 3 to 6).
+  [haproxy:grpcio:status_code_and_message]="$haproxy_1219"
+  [haproxy:grpcio:client_compressed_streaming]="$haproxy_1219"
+)
+
 passed=0
 failed=0
+known=0
 run_case() {  # run_case CLIENT TRANSPORT CASE
   local client=$1 transport=$2 name=$3 out rc
   local flags=(--server_host=127.0.0.1 --test_case="$name")
@@ -105,6 +122,12 @@ run_case() {  # run_case CLIENT TRANSPORT CASE
     echo "PASS $client via-$PROXY/$transport $name"
     passed=$((passed + 1))
   else
+    local known_failure=${known_failures[$PROXY:$client:$name]:-}
+    if [ -n "$known_failure" ] && [[ "$(echo "$out" | tail -1)" == *"${known_failure%%|*}"* ]]; then
+      echo "KNOWN $client via-$PROXY/$transport $name: ${known_failure#*|}"
+      known=$((known + 1))
+      return
+    fi
     echo "FAIL $client via-$PROXY/$transport $name: exit $rc: $(echo "$out" | tail -1)"
     failed=$((failed + 1))
   fi
@@ -112,7 +135,7 @@ run_case() {  # run_case CLIENT TRANSPORT CASE
 
 run_all_cases() {  # run_all_cases PROXY_LOG: every case, every client, both transports
   local client transport name
-  for client in h2rpc grpcpp grpcgo; do
+  for client in h2rpc grpcpp grpcgo grpcio; do
     [ -n "${client_bin[$client]:-}" ] || continue
     for transport in h2c tls; do
       for name in "${cases[@]}"; do run_case "$client" "$transport" "$name"; done
@@ -122,6 +145,7 @@ run_all_cases() {  # run_all_cases PROXY_LOG: every case, every client, both tra
     echo "--- $PROXY log (last lines)"
     tail -20 "$1"
   fi
+  [ "$known" -eq 0 ] || echo "$known known failures of the proxy (see the KNOWN lines)"
   echo "$passed passed, $failed failed"
   [ "$failed" -eq 0 ]
 }
