@@ -20,7 +20,7 @@ fi
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${FUZZ_BUILD_DIR:-$root/build-fuzz}"
 harnesses=(fuzz_deframer fuzz_timeout fuzz_percent fuzz_metadata fuzz_headers fuzz_decompress
-  fuzz_server fuzz_server_tls fuzz_client fuzz_client_tls)
+  fuzz_idle_reset_filter fuzz_server fuzz_server_tls fuzz_client fuzz_client_tls)
 
 if [ ! -f "$build/build.ninja" ]; then
   CC=clang CXX=clang++ meson setup "$build" "$root" \

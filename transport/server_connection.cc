@@ -274,17 +274,21 @@ void ServerConnection::OnSocketEvent(uint32_t events) {
     // TLS hands out one record (<= 16 KiB) per read: allow more reads per event.
     const int max_reads = link_.tls() ? 4 * kMaxReadsPerEvent : kMaxReadsPerEvent;
     for (int i = 0; (i < max_reads || link_.HasBufferedInput()) && ReadingAllowed(); ++i) {
-      const ssize_t n = link_.Read(buffer, chunk);
+      // Bytes the filter held back from the last read (a cut frame header) go first.
+      const size_t held = idle_resets_.held_size();
+      const ssize_t n = link_.Read(buffer + held, chunk - held);
       if (n > 0) {
         if (i == 0 && keepalive_) keepalive_->OnRead();
-        const ssize_t rv = nghttp2_session_mem_recv(session_, buffer, static_cast<size_t>(n));
+        idle_resets_.Prepend(buffer);
+        const size_t length = idle_resets_.Filter(buffer, held + static_cast<size_t>(n));
+        const ssize_t rv = nghttp2_session_mem_recv(session_, buffer, length);
         if (rv < 0) {
           Fail("nghttp2_session_mem_recv", static_cast<int>(rv));
           return;
         }
         if (closed_) return;
         // The socket is drained (a short TLS read is only the end of a record).
-        if (!link_.tls() && static_cast<size_t>(n) < chunk) break;
+        if (!link_.tls() && static_cast<size_t>(n) < chunk - held) break;
         continue;
       }
       if (n == 0) {  // EOF: HTTP/2 has no half-close of its own, the peer is gone

@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "codec/idle_reset_filter.h"
 #include "codec/status.h"
 #include "transport/event_loop.h"
 #include "transport/link.h"
@@ -183,6 +184,8 @@ class ServerConnection {
   std::shared_ptr<const std::string> peer_;
   std::shared_ptr<const TlsContext> tls_;
   Link link_;
+  // Between the socket and nghttp2: gRPC's C core resets streams it never opened (see the header).
+  codec::IdleResetFilter idle_resets_;
   std::shared_ptr<const PeerIdentity> peer_identity_;  // TLS: set once the handshake is done
   EventLoop::TimerId handshake_timer_ = 0;
   SessionAllocator session_allocator_;  // outlives session_

@@ -1,9 +1,13 @@
 // Server request validation: every early failure is answered (Trailers-Only, or an HTTP status
 // for requests that are not gRPC), no handler runs, and the connection keeps serving.
 #include <doctest/doctest.h>
+#include <nghttp2/nghttp2.h>
 
 #include <atomic>
+#include <chrono>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "codec/compression.h"
 #include "tests/rpc/server_harness.h"
@@ -295,6 +299,42 @@ TEST_CASE("server: max send message size fails the call RESOURCE_EXHAUSTED") {
   CHECK(write_result.load() == 0);
   CHECK(r.Messages() == std::vector<std::string>{"small"});
   CHECK(r.GrpcStatus().code() == StatusCode::kResourceExhausted);
+}
+
+TEST_CASE(
+    "server: RST_STREAM for a stream never opened (gRPC core's cancel race) is dropped, the "
+    "connection serves on") {
+  // gRPC's C core resets a call cancelled after it took a stream id but before its HEADERS left;
+  // nghttp2 alone would end the whole connection with GOAWAY(PROTOCOL_ERROR).
+  CountingServer s;
+  RawPeer peer(s.ts.port);
+  const int32_t never_opened = peer.NextStreamId();
+  REQUIRE(peer.SendRst(never_opened, NGHTTP2_CANCEL));
+  CheckStillServes(peer);
+  // One cut across two TCP writes, while another stream is open.
+  const int32_t open = peer.NextStreamId();
+  REQUIRE(peer.SendHeaders(open, GrpcRequest("/pkg.Svc/Bidi"), false));
+  REQUIRE(peer.SendData(open, GrpcFrame("one"), false));
+  REQUIRE(peer.RunUntil([&] { return peer.stream(open).data.size() >= GrpcFrame("one").size(); }));
+  const int32_t skipped = peer.NextStreamId();
+  const std::string rst =
+      RawPeer::FrameBytes(NGHTTP2_RST_STREAM, 0, skipped, std::string("\0\0\0\x08", 4));
+  REQUIRE(peer.SendRaw(rst.substr(0, 5)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  REQUIRE(peer.SendRaw(rst.substr(5)));
+  REQUIRE(peer.SendData(open, GrpcFrame("two"), true));
+  REQUIRE(peer.WaitStream(open));
+  CHECK(peer.stream(open).Messages() == std::vector<std::string>{"one", "two"});
+  CHECK(peer.stream(open).GrpcStatus().ok());
+  CheckStillServes(peer);
+  // A reset of a stream that was opened still cancels it.
+  const int32_t cancelled = peer.NextStreamId();
+  REQUIRE(peer.SendHeaders(cancelled, GrpcRequest("/pkg.Svc/Bidi"), false));
+  REQUIRE(Eventually([&] { return s.runs.load() == 4; }));
+  REQUIRE(peer.SendRst(cancelled, NGHTTP2_CANCEL));
+  CheckStillServes(peer);
+  CHECK_FALSE(peer.goaway_received());
+  CHECK_FALSE(peer.closed());
 }
 
 TEST_CASE("server: invalid metadata added by a handler ends the call INTERNAL") {
