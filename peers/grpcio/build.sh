@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Builds the grpcio (Python) interop peers into OUT_DIR (never into the source tree):
 #   peers/grpcio/build.sh OUT_DIR
-#     -> OUT_DIR/grpcio-interop-client, OUT_DIR/grpcio-interop-server (launchers) and
-#        OUT_DIR/gen/grpc_testing/ (the messages and stubs they import)
+#     -> OUT_DIR/grpcio-interop-client, grpcio-interop-server, grpcio-chaos-client (launchers)
+#        and OUT_DIR/gen/ (the messages and stubs they import)
 # grpcio and protobuf for Python come from Debian (python3-grpcio 1.51, python3-protobuf),
-# installed here if missing; the stubs are generated offline from grpc-proto's
-# grpc/testing/*.proto with protoc and Debian's grpc_python_plugin. They are written as the
-# package grpc_testing, since grpc/testing/ would collide with grpcio's own package "grpc".
+# installed here if missing; the stubs are generated offline with protoc and Debian's
+# grpc_python_plugin from grpc-proto's grpc/testing/*.proto, written as the package grpc_testing
+# (grpc/testing/ would collide with grpcio's own package "grpc"), and from protos/bench/bench.proto
+# (the contract's copy).
 set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: $0 OUT_DIR" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,8 +30,10 @@ for f in "$gen"/grpc/testing/*.py; do
 done
 touch "$gen/grpc_testing/__init__.py"
 rm -rf "$gen/grpc"
+protoc -I"$here/../../protos/bench" --python_out="$gen" --grpc_python_out="$gen" \
+  --plugin=protoc-gen-grpc_python=/usr/bin/grpc_python_plugin bench.proto
 
-for program in interop_client interop_server; do
+for program in interop_client interop_server chaos_client; do
   launcher="$out/grpcio-${program//_/-}"
   printf '#!/bin/sh\nPYTHONPATH=%s:%s exec %s %s "$@"\n' "$gen" "$here" "$python" \
     "$here/$program.py" >"$launcher"
@@ -40,6 +43,8 @@ done
 import sys
 sys.path[:0] = sys.argv[1:]
 import grpc
-from grpc_testing import test_pb2_grpc  # noqa: F401 (fails here, not in every case, if broken)
-print(f"grpcio: built grpcio-interop-client and -interop-server (grpcio {grpc.__version__})")
+import bench_pb2_grpc  # noqa: F401 (a broken generation fails here, not in every case)
+from grpc_testing import test_pb2_grpc  # noqa: F401
+print(f"grpcio: built grpcio-interop-client, -interop-server and -chaos-client "
+      f"(grpcio {grpc.__version__})")
 PY
