@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds the grpc-java interop peers into OUT_DIR (never into the source tree):
-#   peers/grpcjava/build.sh OUT_DIR  ->  OUT_DIR/grpcjava-interop-client, grpcjava-interop-server
+#   peers/grpcjava/build.sh OUT_DIR
+#     ->  OUT_DIR/grpcjava-interop-client, grpcjava-interop-server, grpcjava-chaos-client
 # grpc-java 1.41 with its Netty transport, protobuf-java, the JDK and grpc_java_plugin come from
 # Debian, installed here if missing; the build is offline (protoc + javac against the jars in
-# /usr/share/java). The two programs are small launcher scripts around the compiled classes.
+# /usr/share/java). The programs are small launcher scripts around the compiled classes.
 set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: $0 OUT_DIR" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
@@ -36,18 +37,21 @@ cp "$tcnative" "$out/jni/libnetty_tcnative.so"
 protos=/usr/share/grpc-proto
 protoc -I"$protos" --java_out="$out/gen" --plugin=protoc-gen-grpc-java=/usr/bin/grpc_java_plugin \
   --grpc-java_out="$out/gen" "$protos"/grpc/testing/{empty,messages,test}.proto
+protoc -I"$here/../../protos/bench" --java_out="$out/gen" \
+  --plugin=protoc-gen-grpc-java=/usr/bin/grpc_java_plugin --grpc-java_out="$out/gen" bench.proto
 mapfile -t sources < <(find "$out/gen" "$here" -name '*.java')
 javac -nowarn -encoding UTF-8 -d "$out/classes" -cp "$classpath" "${sources[@]}" 2>&1 |
   grep -v '^Note: ' >&2 || true
-[ -f "$out/classes/InteropClient.class" ] && [ -f "$out/classes/InteropServer.class" ] ||
-  { echo "grpcjava: javac failed" >&2; exit 1; }
-for program in client server; do
-  main=Interop${program^}
-  cat >"$out/grpcjava-interop-$program" <<LAUNCHER
+for main in InteropClient InteropServer ChaosClient; do
+  [ -f "$out/classes/$main.class" ] || { echo "grpcjava: javac failed ($main)" >&2; exit 1; }
+done
+for program in interop-client:InteropClient interop-server:InteropServer chaos-client:ChaosClient; do
+  main=${program#*:}
+  cat >"$out/grpcjava-${program%:*}" <<LAUNCHER
 #!/bin/sh
-# grpc-java interop $program (peers/grpcjava/$main.java), built by peers/grpcjava/build.sh.
+# grpc-java ${program%:*} (peers/grpcjava/$main.java), built by peers/grpcjava/build.sh.
 exec java -XX:TieredStopAtLevel=1 -Xss512k -Djava.library.path=$out/jni -cp "$out/classes:$classpath" $main "\$@"
 LAUNCHER
-  chmod +x "$out/grpcjava-interop-$program"
+  chmod +x "$out/grpcjava-${program%:*}"
 done
-echo "grpcjava: built grpcjava-interop-client and grpcjava-interop-server in $out ($(javac -version 2>&1))"
+echo "grpcjava: built grpcjava-interop-client, -interop-server and -chaos-client in $out ($(javac -version 2>&1))"

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Sourced by the interop stages with other gRPC implementations (scripts/test.d/
-# 42-interop-grpcjs.sh, 44-interop-grpcgo.sh, 44-interop-grpcio.sh).
+# 42-interop-grpcjs.sh, 44-interop-grpcgo.sh, 44-interop-grpcio.sh, 44-interop-grpcjava.sh).
 #
 # health LABEL CLIENT_COMMAND...: the standard health service (grpc.health.v1) of the h2rpc
 # greeter_server asked by another implementation's health client, given
@@ -16,8 +16,9 @@
 #   grpcjs  peers/grpcjs/chaos_client.js (needs $grpcjs_modules, grpc-js's node_modules)
 #   grpcgo  $build/grpcgo/grpcgo-chaos-client (peers/grpcgo/build.sh)
 #   grpcio  $build/grpcio/grpcio-chaos-client (peers/grpcio/build.sh; 3,000 calls, 100 in flight)
+#   grpcjava $build/grpcjava/grpcjava-chaos-client (peers/grpcjava/build.sh)
 #   h2rpc   $build/bench/h2rpc-chaos-client
-# CHAOS_STOP_AFTER=S (grpc-js, grpc-go and grpcio clients): SIGTERM the server after S seconds of load;
+# CHAOS_STOP_AFTER=S (every client but h2rpc's): SIGTERM the server after S seconds of load;
 # calls may then also end UNAVAILABLE, and the client must still finish.
 
 build=${build:?peer_lib.sh needs \$build, the build directory}
@@ -86,6 +87,9 @@ chaos() {
       grpcio)
         timeout -k 5 120 "$build/grpcio/grpcio-chaos-client" \
           --target="127.0.0.1:$port" --calls=3000 --server_stops="$stops" || rc=1 ;;
+      grpcjava)
+        timeout -k 5 120 "$build/grpcjava/grpcjava-chaos-client" \
+          --target="127.0.0.1:$port" --calls=6000 --server_stops="$stops" || rc=1 ;;
       h2rpc)
         timeout -k 5 120 "$build/bench/h2rpc-chaos-client" --target "127.0.0.1:$port" \
           --calls 4000 || rc=1 ;;
