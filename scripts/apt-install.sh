@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages named on the command line that are not installed yet, quietly,
 # running apt-get update only when the install fails without it. Used by the peers' build
-# scripts (peers/grpcgo/build.sh, peers/grpcjava/build.sh); LABEL names who asks.
+# scripts (peers/grpcgo/build.sh, peers/grpcio/build.sh, peers/grpcjava/build.sh); LABEL names
+# who asks.
 #   scripts/apt-install.sh LABEL PACKAGE...
 set -euo pipefail
 label=$1
