@@ -8,17 +8,4 @@
 # peers/grpcjava/build.sh installs the JDK and grpc-java from Debian if missing and builds the
 # peers offline into BUILD_DIR/grpcjava (never into the source tree). H2RPC_GRPCJAVA_CHAOS=0
 # skips chaos.
-set -euo pipefail
-cd "$(dirname "$0")/../.."
-build=${BUILD_DIR:-build}
-peers/grpcjava/build.sh "$build/grpcjava"
-status=0
-tests/interop/run_matrix.sh "$build" grpcjava:h2rpc h2rpc:grpcjava grpcjava:grpcjava || status=1
-. tests/interop/peer_lib.sh
-
-if [ "${H2RPC_GRPCJAVA_CHAOS:-1}" != 0 ]; then
-  chaos grpcjava h2rpc "$build/bench/h2rpc-bench-server" || status=1
-  chaos grpcjava grpcpp "$build/peers/grpcpp/grpcpp-bench-server" || status=1
-  CHAOS_STOP_AFTER=3 chaos grpcjava h2rpc "$build/bench/h2rpc-bench-server" || status=1
-fi
-exit "$status"
+exec "$(dirname "$0")/../../tests/interop/peer_stage.sh" grpcjava 3

@@ -1,13 +1,15 @@
 # shellcheck shell=bash
 # Sourced by the interop stages with other gRPC implementations (scripts/test.d/
-# 42-interop-grpcjs.sh, 44-interop-grpcgo.sh, 44-interop-grpcio.sh, 44-interop-grpcjava.sh).
+# 42-interop-grpcjs.sh, 44-interop-grpcgo.sh, and tests/interop/peer_stage.sh for grpcio and
+# grpc-java).
 #
 # health LABEL CLIENT_COMMAND...: the standard health service (grpc.health.v1) of the h2rpc
 # greeter_server asked by another implementation's health client, given
 # --target=127.0.0.1:PORT --service=helloworld.Greeter: Check, NOT_FOUND for an unknown
 # service, Watch + cancel.
 #
-# chaos CLIENT NAME SERVER_COMMAND...: chaos clients against bench servers. Every kind of call
+# chaos CLIENT NAME SERVER_COMMAND...: chaos clients against bench servers (chaos_into_servers
+# runs one against the h2rpc and grpc++ servers and a stopped h2rpc one). Every kind of call
 # with short deadlines, cancels and messages up to 4 MiB must end OK, CANCELLED or
 # DEADLINE_EXCEEDED with exact contents, and the server must still exit cleanly with its
 # counters.
@@ -16,7 +18,7 @@
 #   grpcjs  peers/grpcjs/chaos_client.js (needs $grpcjs_modules, grpc-js's node_modules)
 #   grpcgo  $build/grpcgo/grpcgo-chaos-client (peers/grpcgo/build.sh)
 #   grpcio  $build/grpcio/grpcio-chaos-client (peers/grpcio/build.sh; 3,000 calls, 100 in flight)
-#   grpcjava $build/grpcjava/grpcjava-chaos-client (peers/grpcjava/build.sh)
+#   grpcjava $build/grpcjava/grpcjava-chaos-client (peers/grpcjava/build.sh; 4,000 calls)
 #   h2rpc   $build/bench/h2rpc-chaos-client
 # CHAOS_STOP_AFTER=S (every client but h2rpc's): SIGTERM the server after S seconds of load;
 # calls may then also end UNAVAILABLE, and the client must still finish.
@@ -89,7 +91,7 @@ chaos() {
           --target="127.0.0.1:$port" --calls=3000 --server_stops="$stops" || rc=1 ;;
       grpcjava)
         timeout -k 5 120 "$build/grpcjava/grpcjava-chaos-client" \
-          --target="127.0.0.1:$port" --calls=6000 --server_stops="$stops" || rc=1 ;;
+          --target="127.0.0.1:$port" --calls=4000 --server_stops="$stops" || rc=1 ;;
       h2rpc)
         timeout -k 5 120 "$build/bench/h2rpc-chaos-client" --target "127.0.0.1:$port" \
           --calls 4000 || rc=1 ;;
@@ -112,5 +114,16 @@ chaos() {
   rm -f "$out" "$out.err"
   local what="$client -> $name${CHAOS_STOP_AFTER:+ (stopped)}"
   [ "$rc" -eq 0 ] && echo "PASS chaos $what" || echo "FAIL chaos $what"
+  return "$rc"
+}
+
+# chaos_into_servers CLIENT STOP_AFTER: CLIENT's chaos mix against the h2rpc bench server,
+# against grpc++'s (the control: the same mix must pass there too), and against the h2rpc
+# server SIGTERMed after STOP_AFTER seconds of it. Fails if any of the three did.
+chaos_into_servers() {
+  local client=$1 stop_after=$2 rc=0
+  chaos "$client" h2rpc "$build/bench/h2rpc-bench-server" || rc=1
+  chaos "$client" grpcpp "$build/peers/grpcpp/grpcpp-bench-server" || rc=1
+  CHAOS_STOP_AFTER=$stop_after chaos "$client" h2rpc "$build/bench/h2rpc-bench-server" || rc=1
   return "$rc"
 }
