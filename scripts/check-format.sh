@@ -2,7 +2,7 @@
 # Fails if any tracked C++ file differs from clang-format-14's output (.clang-format).
 # Golden files of generated code are compared byte for byte elsewhere and are skipped here.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 bad=0
 while IFS= read -r f; do
   [ -f "$f" ] || continue

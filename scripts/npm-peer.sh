@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the test stages that use an npm-packaged peer (grpc-js, buf).
 # install_npm_peer PEER_DIR DEST: installs Node.js/npm from Debian if missing, then the exact
 # versions PEER_DIR/package-lock.json pins into DEST (never into the source tree).
