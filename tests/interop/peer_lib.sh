@@ -83,15 +83,10 @@ chaos() {
       grpcjs)
         NODE_PATH=$grpcjs_modules timeout -k 5 120 node peers/grpcjs/chaos_client.js \
           --target="127.0.0.1:$port" --calls=6000 --server_stops="$stops" || rc=1 ;;
-      grpcgo)
-        timeout -k 5 120 "$build/grpcgo/grpcgo-chaos-client" \
-          --target="127.0.0.1:$port" --calls=6000 --server_stops="$stops" || rc=1 ;;
-      grpcio)
-        timeout -k 5 120 "$build/grpcio/grpcio-chaos-client" \
-          --target="127.0.0.1:$port" --calls=3000 --server_stops="$stops" || rc=1 ;;
-      grpcjava)
-        timeout -k 5 120 "$build/grpcjava/grpcjava-chaos-client" \
-          --target="127.0.0.1:$port" --calls=4000 --server_stops="$stops" || rc=1 ;;
+      grpcgo | grpcio | grpcjava)  # built by peers/$client/build.sh, one flag set
+        local -A calls=([grpcgo]=6000 [grpcio]=3000 [grpcjava]=4000)
+        timeout -k 5 120 "$build/$client/$client-chaos-client" \
+          --target="127.0.0.1:$port" --calls="${calls[$client]}" --server_stops="$stops" || rc=1 ;;
       h2rpc)
         timeout -k 5 120 "$build/bench/h2rpc-chaos-client" --target "127.0.0.1:$port" \
           --calls 4000 || rc=1 ;;
