@@ -45,6 +45,14 @@ size_t Deframer::Feed(std::span<const uint8_t> data) {
         if (prefix_have_ == kFramePrefixSize) OnPrefixComplete();
         break;
       }
+      case State::kSinkPayload: {
+        const size_t n = std::min<size_t>(current_length_ - sunk_, left);
+        hooks_->take_payload(hooks_context_, data.data() + used, n);
+        sunk_ += static_cast<uint32_t>(n);
+        used += n;
+        if (sunk_ == current_length_) state_ = State::kMessageReady;
+        break;
+      }
       case State::kReadPayload: {
         const size_t n = std::min<size_t>(current_length_ - current_.size(), left);
         AppendPayload(data.data() + used, n);
@@ -80,8 +88,15 @@ void Deframer::OnPrefixComplete() {
   }
   current_compressed_ = flag == 1;
   current_length_ = length;
-  if (length > kDeframerInitialReserve && spare_.capacity() < length && buffer_source_ != nullptr) {
-    std::string pooled = buffer_source_(buffer_source_context_);
+  sunk_ = 0;
+  if (length > kDeframerInitialReserve && !current_compressed_ && hooks_ != nullptr &&
+      hooks_->take_payload != nullptr) {
+    state_ = State::kSinkPayload;
+    return;
+  }
+  if (length > kDeframerInitialReserve && spare_.capacity() < length && hooks_ != nullptr &&
+      hooks_->take_buffer != nullptr) {
+    std::string pooled = hooks_->take_buffer(hooks_context_);
     if (pooled.capacity() > spare_.capacity()) spare_ = std::move(pooled);
   }
   // A spare smaller than the claim still saves the first doublings; AppendPayload grows it.
@@ -123,9 +138,10 @@ void Deframer::RecycleBuffer(std::string&& buffer) {
 
 std::optional<DeframedMessage> Deframer::Next() {
   if (state_ != State::kMessageReady) return std::nullopt;
-  DeframedMessage message{current_compressed_, std::move(current_)};
+  DeframedMessage message{current_compressed_, sunk_ != 0, std::move(current_)};
   current_ = std::string();
   current_length_ = 0;
+  sunk_ = 0;
   current_compressed_ = false;
   prefix_have_ = 0;
   state_ = State::kReadPrefix;
@@ -144,10 +160,12 @@ Status Deframer::Finish() const {
                                                std::to_string(prefix_have_) +
                                                " of 5 message prefix bytes");
     case State::kReadPayload:
+    case State::kSinkPayload:
       break;
   }
+  const size_t received = state_ == State::kSinkPayload ? sunk_ : current_.size();
   return Status(StatusCode::kInternal, "stream ended mid-message: received " +
-                                           std::to_string(current_.size()) + " of " +
+                                           std::to_string(received) + " of " +
                                            std::to_string(current_length_) + " payload bytes");
 }
 
@@ -155,9 +173,11 @@ size_t Deframer::buffered_bytes() const {
   switch (state_) {
     case State::kReadPrefix:
       return prefix_have_;
+    case State::kSinkPayload:
+      return kFramePrefixSize + sunk_;
     case State::kReadPayload:
     case State::kMessageReady:
-      return kFramePrefixSize + current_.size();
+      return kFramePrefixSize + (sunk_ != 0 ? sunk_ : current_.size());
     case State::kFailed:
       break;
   }

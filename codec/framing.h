@@ -39,6 +39,8 @@ std::string EncodeFrame(std::string_view payload, bool compressed = false);
 /// `compressed` is set; the caller decompresses with the negotiated grpc-encoding.
 struct DeframedMessage {
   bool compressed = false;
+  /// The payload went to the PayloadSink piece by piece instead (`payload` is empty).
+  bool in_sink = false;
   std::string payload;
 };
 
@@ -98,12 +100,23 @@ class Deframer {
 
   /// Where a payload buffer comes from when a prefix claims more than kDeframerInitialReserve
   /// bytes and no recycled spare fits: called on the feeding thread, returns a buffer to read
-  /// into (its contents are discarded) or an empty string for "none". A plain function pointer
-  /// so the codec stays free of the transport's pool type; `context` is passed back as is.
+  /// into (its contents are discarded) or an empty string for "none".
   using BufferSource = std::string (*)(void* context);
-  void set_buffer_source(BufferSource source, void* context) {
-    buffer_source_ = source;
-    buffer_source_context_ = context;
+  /// Takes the payload of an uncompressed message of more than kDeframerInitialReserve bytes,
+  /// piece by piece as it is fed, instead of the deframer's buffer: `data` is the caller's own
+  /// input to Feed(), so a caller that owns that memory can keep references instead of copies.
+  /// The message's pieces arrive in order and add up to its length; Next() then reports it
+  /// with `in_sink` set. A caller that drops the stream drops the pieces it kept.
+  using PayloadSink = void (*)(void* context, const uint8_t* data, size_t size);
+  /// Plain function pointers so the codec stays free of the transport's types; one `context`
+  /// is passed back to both. Either may be null. `hooks` must outlive the deframer.
+  struct Hooks {
+    BufferSource take_buffer = nullptr;
+    PayloadSink take_payload = nullptr;
+  };
+  void set_hooks(const Hooks* hooks, void* context) {
+    hooks_ = hooks;
+    hooks_context_ = context;
   }
 
  private:
@@ -111,6 +124,7 @@ class Deframer {
   enum class State : uint8_t {
     kReadPrefix,    // collecting the 5-byte prefix (prefix_have_ of them so far)
     kReadPayload,   // prefix accepted; collecting current_length_ payload bytes into current_
+    kSinkPayload,   // prefix accepted; passing current_length_ payload bytes to the sink
     kMessageReady,  // current_ holds a whole message until Next() takes it
     kFailed,        // status_ says why; nothing more is consumed
   };
@@ -128,10 +142,11 @@ class Deframer {
   uint8_t prefix_have_ = 0;  // 0..kFramePrefixSize
   bool compression_negotiated_;
   bool current_compressed_ = false;
+  uint32_t sunk_ = 0;  // payload bytes given to the sink (kSinkPayload)
   std::string current_;
   std::string spare_;  // a recycled or pooled buffer for the next large message; at most one
-  BufferSource buffer_source_ = nullptr;
-  void* buffer_source_context_ = nullptr;
+  const Hooks* hooks_ = nullptr;
+  void* hooks_context_ = nullptr;
   Status status_;
 };
 

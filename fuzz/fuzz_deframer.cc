@@ -3,7 +3,9 @@
 // max + 5; re-encoding the messages reproduces the input they came from; an error happens
 // exactly at a prefix and is the one the prefix calls for. The chunked run also reads into
 // reused buffers (a buffer source handing out stale, odd-sized strings, and recycled payloads):
-// a reused buffer must never change what a message contains.
+// a reused buffer must never change what a message contains. A fourth run hands large payloads
+// to a sink: every piece must lie inside the bytes just fed, and the pieces must add up to the
+// same messages.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -29,28 +31,53 @@ struct Outcome {
   size_t consumed = 0;
 };
 
+/// What the hooks of one run share.
+struct HookState {
+  uint32_t source_calls = 0;
+  std::string_view fed;  // the bytes of the current Feed() call
+  std::string sunk;      // the pieces of the current sink message
+};
+
 /// A Deframer::BufferSource handing out large strings full of stale bytes, of varying capacity.
 std::string StaleBuffer(void* context) {
-  auto& counter = *static_cast<uint32_t*>(context);
+  auto& counter = static_cast<HookState*>(context)->source_calls;
   ++counter;
   if (counter % 3 == 0) return std::string();  // "none available" happens too
   const size_t size = h2rpc::codec::kDeframerInitialReserve + 1 + (counter * 7919) % 200000;
   return std::string(size, static_cast<char>('A' + counter % 26));
 }
 
+/// A Deframer::PayloadSink that checks each piece is part of what was just fed.
+void CollectPiece(void* context, const uint8_t* data, size_t size) {
+  auto& state = *static_cast<HookState*>(context);
+  const auto* fed = reinterpret_cast<const uint8_t*>(state.fed.data());
+  FUZZ_CHECK(size > 0);
+  FUZZ_CHECK(data >= fed && data + size <= fed + state.fed.size());
+  state.sunk.append(reinterpret_cast<const char*>(data), size);
+}
+
+constexpr Deframer::Hooks kReuseHooks{&StaleBuffer, nullptr};
+constexpr Deframer::Hooks kSinkHooks{&StaleBuffer, &CollectPiece};
+
+enum class Buffers { kFresh, kReused, kSink };
+
 /// Feeds `input` in chunks of the sizes `next_chunk()` returns, as the documented loop does.
-/// With `reuse`, the deframer reads into stale buffers from a source and recycled payloads.
+/// kReused: the deframer reads into stale buffers from a source and recycled payloads; kSink:
+/// large uncompressed payloads go to a sink as well.
 template <typename ChunkFn>
 Outcome Run(const std::string& input, uint32_t max, bool negotiated, ChunkFn next_chunk,
-            bool reuse = false) {
+            Buffers buffers = Buffers::kFresh) {
   Deframer d(max, negotiated);
-  uint32_t source_calls = 0;
-  if (reuse) d.set_buffer_source(&StaleBuffer, &source_calls);
+  HookState hooks;
+  if (buffers == Buffers::kReused) d.set_hooks(&kReuseHooks, &hooks);
+  if (buffers == Buffers::kSink) d.set_hooks(&kSinkHooks, &hooks);
+  const bool reuse = buffers != Buffers::kFresh;
   Outcome out;
   std::string_view rest(input);
   while (!rest.empty() && !d.failed()) {
     std::string_view piece = rest.substr(0, next_chunk());
     while (!piece.empty() && !d.failed()) {
+      hooks.fed = piece;
       const size_t used = d.Feed(piece);
       FUZZ_CHECK(used <= piece.size());
       FUZZ_CHECK(d.buffered_bytes() <= uint64_t{max} + kFramePrefixSize);
@@ -60,6 +87,13 @@ Outcome Run(const std::string& input, uint32_t max, bool negotiated, ChunkFn nex
       while (auto m = d.Next()) {
         FUZZ_CHECK(m->payload.size() <= max);
         FUZZ_CHECK(!m->compressed || negotiated);
+        if (m->in_sink) {
+          FUZZ_CHECK(buffers == Buffers::kSink && m->payload.empty() && !m->compressed);
+          FUZZ_CHECK(hooks.sunk.size() > h2rpc::codec::kDeframerInitialReserve);
+          m->payload = std::move(hooks.sunk);
+          hooks.sunk.clear();
+        }
+        FUZZ_CHECK(hooks.sunk.empty());
         out.messages.push_back(*m);
         if (reuse && d.wants_buffer()) {
           std::string stale = std::move(m->payload);
@@ -125,8 +159,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         state ^= state << 17;
         return size_t{1} + state % (state & 1 ? 8 : 300);
       },
-      /*reuse=*/true);
+      Buffers::kReused);
   FUZZ_CHECK(SameOutcome(whole, random));
+  const Outcome sunk = Run(
+      input, max, negotiated,
+      [&] {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        return size_t{1} + state % 70000;
+      },
+      Buffers::kSink);
+  FUZZ_CHECK(SameOutcome(whole, sunk));
   if (input.size() <= 4096) {
     FUZZ_CHECK(SameOutcome(whole, Run(input, max, negotiated, [] { return size_t{1}; })));
   }

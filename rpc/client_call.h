@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "codec/status.h"
 
@@ -17,6 +18,9 @@ class ClientContext;
 
 namespace internal {
 class ClientCallState;
+}
+namespace transport {
+struct PayloadPiece;
 }
 
 /// Options for one message write.
@@ -45,6 +49,12 @@ class ClientCall {
   bool WritesDone();
   /// Blocks for the next message. False at the end of the response stream or on failure.
   bool Read(std::string* message);
+  /// Read() into a protobuf message (what the typed API uses): a large message is parsed
+  /// straight from the buffers the socket was read into. False at the end of the response
+  /// stream, on failure, or if the message does not parse (then `*parse_error` holds the first
+  /// such error). `scratch` is a buffer kept across reads.
+  bool ReadMessage(google::protobuf::MessageLite* message, std::string* scratch,
+                   Status* parse_error);
   /// Blocks until the server's initial metadata (or the end of the call); then the context's
   /// GetServerInitialMetadata() is valid. False if the call ended without them.
   bool WaitForInitialMetadata();
@@ -53,6 +63,8 @@ class ClientCall {
   Status Finish();
 
  private:
+  bool ReadInto(std::string* message, std::vector<transport::PayloadPiece>* pieces);
+
   ClientContext& context_;
   std::shared_ptr<internal::ClientCallState> state_;
 };

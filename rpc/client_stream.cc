@@ -44,8 +44,7 @@ bool ClientStreamCore::Write(const google::protobuf::MessageLite& message,
 bool ClientStreamCore::WritesDone() { return call_->WritesDone(); }
 
 bool ClientStreamCore::Read(google::protobuf::MessageLite* message) {
-  if (!call_->Read(&read_buffer_)) return false;
-  return ParseIntoOrFail(read_buffer_, message, &read_error_);
+  return call_->ReadMessage(message, &read_buffer_, &read_error_);
 }
 
 Status ClientStreamCore::Finish() {

@@ -20,6 +20,8 @@
 #include <memory>
 #include <string>
 
+#include "codec/framing.h"
+
 namespace h2rpc::transport {
 
 class BufferPool {
@@ -45,6 +47,8 @@ class BufferPool {
   static std::string TakeForDeframer(void* pool) {
     return static_cast<BufferPool*>(pool)->TakeOrEmpty();
   }
+  /// Deframer hooks that read large messages into buffers from the pool given as context.
+  static constexpr codec::Deframer::Hooks kDeframerHooks{&TakeForDeframer, nullptr};
 
  private:
   const size_t byte_budget_;

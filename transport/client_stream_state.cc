@@ -122,7 +122,7 @@ void ClientStreamState::ReturnBuffer(std::string&& buffer) {
   queue->large_buffers()->Give(std::move(buffer));
 }
 
-bool ClientStreamState::Read(std::string* message, bool* compressed) {
+bool ClientStreamState::Read(std::string* message, bool* compressed, PayloadPieces* pieces) {
   H2RPC_SCOPED_USE(reader_busy_, "reading");
   for (;;) {
     const uint32_t seen = signal_.Snapshot();
@@ -132,9 +132,24 @@ bool ClientStreamState::Read(std::string* message, bool* compressed) {
     if (done && drop_unread_) return false;
     if (std::optional<ReceivedMessage> received = messages_.TryPop()) {
       const int64_t size = static_cast<int64_t>(received->wire_size);
-      std::string previous = std::exchange(*message, std::move(received->payload));
       if (compressed != nullptr) *compressed = received->compressed;
-      ReturnBuffer(std::move(previous));
+      if (received->pieces.empty()) {
+        ReturnBuffer(std::exchange(*message, std::move(received->payload)));
+        if (pieces != nullptr) pieces->clear();
+      } else if (pieces != nullptr) {
+        *pieces = std::move(received->pieces);
+        message->clear();
+      } else {
+        // A reader that wants one string: it gets a pooled buffer, as the deframer used to.
+        const size_t total = PiecesSize(received->pieces);
+        if (message->capacity() < total) {
+          std::string pooled = queue->large_buffers()->TakeOrEmpty();
+          if (pooled.capacity() >= total) message->swap(pooled);
+          ReturnBuffer(std::move(pooled));
+        }
+        FlattenPieces(received->pieces, message);
+        received->pieces.clear();  // lets go of the read slabs now
+      }
       const int64_t unread = unread_bytes_.fetch_sub(size, std::memory_order_seq_cst) - size;
       // The I/O thread held back window for this stream while we were slow; we caught up.
       if (unread <= static_cast<int64_t>(consume_threshold) &&

@@ -26,6 +26,7 @@
 #include "codec/status.h"
 #include "transport/event_loop.h"
 #include "transport/mpsc_queue.h"
+#include "transport/payload_pieces.h"
 #include "transport/wake_signal.h"
 
 namespace h2rpc {
@@ -75,7 +76,8 @@ class OutgoingMessages {
 /// One received message waiting for Read(). `wire_size` (prefix + payload as received) is what
 /// flow control counts.
 struct ReceivedMessage {
-  std::string payload;  // decompressed
+  std::string payload;   // decompressed
+  PayloadPieces pieces;  // instead of `payload`: a large uncompressed message, by reference
   size_t wire_size = 0;
   bool compressed = false;  // the message's compressed flag on the wire
 };
@@ -130,8 +132,10 @@ class ClientStreamState : public std::enable_shared_from_this<ClientStreamState>
   bool WriteSerialized(size_t size, FillMessage fill, const void* source, bool no_compression);
   bool WritesDone();
   /// Next message; false at the end of the response stream or when the call failed.
-  /// `compressed` (optional) receives the message's compressed flag.
-  bool Read(std::string* message, bool* compressed = nullptr);
+  /// `compressed` (optional) receives the message's compressed flag. With `pieces`, a message
+  /// that arrived as pieces (large, uncompressed) is handed over as they are and `*message` is
+  /// emptied; otherwise `*pieces` is emptied. Without it, pieces are copied into `*message`.
+  bool Read(std::string* message, bool* compressed = nullptr, PayloadPieces* pieces = nullptr);
   /// True once initial metadata arrived; false if the call ended without them.
   bool WaitForInitialMetadata();
   /// Ends the call with `why` (RST_STREAM CANCEL if it is on the wire). First caller wins.
@@ -223,6 +227,7 @@ class ClientStreamState : public std::enable_shared_from_this<ClientStreamState>
     bool got_response_headers = false;
     bool got_trailers = false;
     std::optional<codec::Deframer> deframer;
+    PayloadAssembly assembly;  // the deframer's sink: a large message's payload so far
     codec::Compression receive_compression = codec::Compression::kIdentity;
     size_t unconsumed_bytes = 0;  // received, stream window not yet given back
   } io;

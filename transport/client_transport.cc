@@ -179,6 +179,10 @@ class ClientConnection {
   void HandleResponseHeaders(ClientStreamState& stream, bool end_stream);
   void HandleTrailers(ClientStreamState& stream);
   void DeliverMessages(ClientStreamState& stream, const uint8_t* data, size_t length);
+  // The deframer's hooks; their context is the ClientStreamState.
+  static std::string TakeMessageBuffer(void* stream);
+  static void TakePayloadPiece(void* stream, const uint8_t* data, size_t size);
+  static constexpr codec::Deframer::Hooks kDeframerHooks{&TakeMessageBuffer, &TakePayloadPiece};
   /// Our side is still open while the server finished: stop sending (PROTOCOL-HTTP2.md).
   void CloseLocalSide(ClientStreamState& stream);
   void GiveBackWindow(ClientStreamState& stream);
@@ -325,7 +329,7 @@ class ClientTransportImpl {
   std::optional<StatusOr<std::vector<SocketAddress>>> resolver_result_;
 
   std::vector<std::shared_ptr<ClientStreamState>> to_wake_;
-  std::vector<uint8_t> read_buffer_;
+  ReadSlab read_slab_;  // socket reads of every connection (large payloads keep pieces of it)
   std::vector<nghttp2_nv> nv_scratch_;
 };
 
@@ -649,7 +653,8 @@ void ClientConnection::HandleResponseHeaders(ClientStreamState& stream, bool end
   io.receive_compression = head->encoding.value_or(codec::Compression::kIdentity);
   io.deframer.emplace(stream.max_receive_message_size,
                       io.receive_compression != codec::Compression::kIdentity);
-  io.deframer->set_buffer_source(&BufferPool::TakeForDeframer, owner_.queue_.large_buffers().get());
+  io.deframer->set_hooks(&kDeframerHooks, &stream);
+  io.assembly.Clear();
   stream.PublishInitialMetadata(std::move(metadata));
   owner_.WakeLater(stream);
 }
@@ -702,6 +707,15 @@ int ClientConnection::OnDataChunkRecv(int32_t stream_id, const uint8_t* data, si
   return 0;
 }
 
+std::string ClientConnection::TakeMessageBuffer(void* stream) {
+  return static_cast<ClientStreamState*>(stream)->queue->large_buffers()->TakeOrEmpty();
+}
+
+void ClientConnection::TakePayloadPiece(void* stream, const uint8_t* data, size_t size) {
+  auto& io = static_cast<ClientStreamState*>(stream)->io;
+  io.assembly.Add(io.connection->owner_.read_slab_, data, size);
+}
+
 void ClientConnection::DeliverMessages(ClientStreamState& stream, const uint8_t* data,
                                        size_t length) {
   auto& io = stream.io;
@@ -714,7 +728,10 @@ void ClientConnection::DeliverMessages(ClientStreamState& stream, const uint8_t*
       ReceivedMessage received;
       received.wire_size = codec::kFramePrefixSize + message->payload.size();
       received.compressed = message->compressed;
-      if (message->compressed) {
+      if (message->in_sink) {
+        received.wire_size = codec::kFramePrefixSize + io.assembly.bytes();
+        received.pieces = io.assembly.Take();
+      } else if (message->compressed) {
         StatusOr<std::string> plain = codec::Decompress(io.receive_compression, message->payload,
                                                         stream.max_receive_message_size);
         if (!plain.ok()) {
@@ -754,6 +771,7 @@ int ClientConnection::OnStreamClose(int32_t stream_id, uint32_t error_code) {
   std::shared_ptr<ClientStreamState> keep = std::move(io.self);
   Unlink(stream);
   io.connection = nullptr;
+  io.assembly.Clear();  // a message cut off by the close: its read slabs go now
   io.phase = ClientStreamState::IoState::Phase::kDone;
   if (goaway_received_ && stream_id > goaway_last_stream_id_ && owner_.RetryUnprocessed(keep)) {
     owner_.more_work_ = true;
@@ -850,7 +868,7 @@ ClientTransportImpl::ClientTransportImpl(std::string target, ClientTransportOpti
       session_options_(MakeSessionOptions(options_.limits, /*is_server=*/false)),
       settings_(MakeSettings(options_.limits, /*is_server=*/false, 0, options_.stream_window)),
       keepalive_time_(options_.keepalive.time),
-      read_buffer_(options_.limits.read_chunk) {
+      read_slab_(options_.limits.read_chunk) {
   authority_ = options_.authority.empty() ? TargetAuthority(target_) : options_.authority;
 }
 
@@ -1486,6 +1504,7 @@ bool ClientTransportImpl::RetryUnprocessed(std::shared_ptr<ClientStreamState>& s
   io.data_deferred = false;
   io.unconsumed_bytes = 0;
   io.deframer.reset();
+  io.assembly.Clear();
   io.stream_id = -1;
   io.phase = ClientStreamState::IoState::Phase::kWaiting;
   ++io.transparent_retries;
@@ -1498,11 +1517,14 @@ void ClientTransportImpl::ReadSocket(ClientConnection& connection) {
   // take what OpenSSL has decrypted already (epoll cannot report it).
   const int max_reads = connection.link_.tls() ? 4 * kMaxReadsPerEvent : kMaxReadsPerEvent;
   for (int i = 0; i < max_reads || connection.link_.HasBufferedInput(); ++i) {
-    const ssize_t n = connection.link_.Read(read_buffer_.data(), read_buffer_.size());
+    const std::span<uint8_t> room = read_slab_.PrepareRead();
+    const ssize_t n = connection.link_.Read(room.data(), room.size());
     if (n > 0) {
       if (i == 0 && connection.keepalive_) connection.keepalive_->OnRead(Clock::now());
-      const ssize_t consumed = nghttp2_session_mem_recv(
-          connection.session_.get(), read_buffer_.data(), static_cast<size_t>(n));
+      read_slab_.OnRead(static_cast<size_t>(n));
+      const ssize_t consumed =
+          nghttp2_session_mem_recv(connection.session_.get(), room.data(), static_cast<size_t>(n));
+      read_slab_.FinishRead();
       if (consumed < 0) {
         FailConnection(connection, Unavailable("HTTP/2 protocol error on the connection to " +
                                                connection.peer_ + ": " +
@@ -1511,7 +1533,7 @@ void ClientTransportImpl::ReadSocket(ClientConnection& connection) {
       }
       if (connection.state_ == ClientConnection::State::kFailed) return;
       // Drained; skip the EAGAIN read (a short TLS read is only the end of a record).
-      if (!connection.link_.tls() && static_cast<size_t>(n) < read_buffer_.size()) return;
+      if (!connection.link_.tls() && static_cast<size_t>(n) < room.size()) return;
       continue;
     }
     if (n == 0) {

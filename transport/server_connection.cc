@@ -605,8 +605,7 @@ void ServerConnection::OnRequestHeaders(ServerStream* s) {
   const bool compressed =
       s->head_.encoding.has_value() && *s->head_.encoding != codec::Compression::kIdentity;
   s->io_deframer_.emplace(options_.max_receive_message_size, compressed);
-  s->io_deframer_->set_buffer_source(&BufferPool::TakeForDeframer,
-                                     transport_->large_buffers().get());
+  s->io_deframer_->set_hooks(&BufferPool::kDeframerHooks, transport_->large_buffers().get());
   s->io_routed_ = true;
   s->io_dispatch_at_end_ = route.dispatch_at_end_of_stream;
   s->io_single_request_ = route.single_request;

@@ -254,6 +254,88 @@ TEST_CASE("A recycled buffer is kept for large messages and released on failure"
   CHECK_FALSE(d.wants_buffer());
 }
 
+/// Records what a Deframer::PayloadSink was given.
+struct SinkLog {
+  std::string_view fed;  // the current Feed() input
+  std::string bytes;
+  size_t pieces = 0;
+  bool all_inside_fed = true;
+};
+
+void LogPiece(void* context, const uint8_t* data, size_t size) {
+  auto& log = *static_cast<SinkLog*>(context);
+  const auto* fed = reinterpret_cast<const uint8_t*>(log.fed.data());
+  log.all_inside_fed = log.all_inside_fed && data >= fed && data + size <= fed + log.fed.size();
+  log.bytes.append(reinterpret_cast<const char*>(data), size);
+  ++log.pieces;
+}
+
+constexpr Deframer::Hooks kLogHooks{nullptr, &LogPiece};
+
+TEST_CASE("A payload sink takes large uncompressed payloads as references into the input") {
+  const uint32_t length = kDeframerInitialReserve + 1000;
+  std::string large(length, 'L');
+  large[0] = 'a';
+  large[length - 1] = 'z';
+  const std::string input = EncodeFrame("small") + EncodeFrame(large) + EncodeFrame("after") +
+                            EncodeFrame(std::string(length, 'c'), /*compressed=*/true);
+  Deframer d(kFourMiB, /*compression_negotiated=*/true);
+  SinkLog log;
+  d.set_hooks(&kLogHooks, &log);
+  std::vector<DeframedMessage> messages;
+  messages.reserve(4);
+  log.bytes.reserve(length);  // the log's own copy is not the deframer's
+  size_t pos = 0;
+  size_t max_buffered = 0;
+  {
+    const testing::AllocationScope scope;
+    while (pos < input.size() && messages.size() < 3) {
+      log.fed = std::string_view(input).substr(pos, 16384);
+      pos += d.Feed(log.fed);
+      max_buffered = std::max(max_buffered, d.buffered_bytes());
+      while (auto m = d.Next()) messages.push_back(std::move(*m));
+    }
+    CHECK_MESSAGE(scope.Peak() < 1024, scope.Peak());  // the large payload was never copied
+  }
+  while (pos < input.size()) {
+    log.fed = std::string_view(input).substr(pos, 16384);
+    pos += d.Feed(log.fed);
+    while (auto m = d.Next()) messages.push_back(std::move(*m));
+  }
+  REQUIRE(messages.size() == 4);
+  CHECK_FALSE(messages[0].in_sink);
+  CHECK(messages[0].payload == "small");
+  CHECK(messages[1].in_sink);
+  CHECK(messages[1].payload.empty());
+  CHECK(log.bytes.size() == length);
+  CHECK(log.bytes == large);
+  CHECK(log.pieces >= length / 16384);
+  CHECK(log.all_inside_fed);
+  CHECK(max_buffered == length + kFramePrefixSize);  // counted while the sink holds the bytes
+  CHECK_FALSE(messages[2].in_sink);
+  CHECK(messages[2].payload == "after");
+  // Compressed payloads are decompressed from one buffer, so they never go to the sink.
+  CHECK_FALSE(messages[3].in_sink);
+  CHECK(messages[3].compressed);
+  CHECK(messages[3].payload.size() == length);
+  CHECK(log.bytes.size() == length);
+  CHECK(d.Finish().ok());
+}
+
+TEST_CASE("A stream ending inside a sink payload says how much arrived") {
+  Deframer d(kFourMiB);
+  SinkLog log;
+  d.set_hooks(&kLogHooks, &log);
+  const std::string input = Prefix(0, kDeframerInitialReserve + 10000) + std::string(70000, 'p');
+  log.fed = input;
+  CHECK(d.Feed(input) == input.size());
+  CHECK(d.buffered_bytes() == 70005);
+  CHECK_FALSE(d.Next().has_value());
+  const Status s = d.Finish();
+  CHECK(s.code() == StatusCode::kInternal);
+  CHECK(s.message() == "stream ended mid-message: received 70000 of 75536 payload bytes");
+}
+
 TEST_CASE("Compressed flag rules") {
   SUBCASE("flag 1 without negotiated encoding is INTERNAL") {
     const Outcome o = RunWhole(EncodeFrame("abc", true));

@@ -285,6 +285,45 @@ TEST_CASE_FIXTURE(Fixture, "typed writes: large, compressed and plain responses 
   }
 }
 
+TEST_CASE("a typed read of bytes that are not the message type ends INTERNAL, small or large") {
+  // The large one is parsed from the read buffers it arrived in, the small one from a string:
+  // both must fail the same way, after the good message before them.
+  h2rpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", &port)
+      .RegisterMethod("/codegen.h2rpc.v1.Echo/Repeat", h2rpc::RpcKind::kServerStreaming,
+                      [](h2rpc::ServerContext&, h2rpc::ServerCall& call) {
+                        std::string request;
+                        call.Read(&request);
+                        common::Text good;
+                        good.set_value(std::string(200 * 1024, 'g'));
+                        call.Write(good.SerializeAsString());
+                        // Field 1 says length-delimited, then a varint that never ends.
+                        const size_t bad_size = request == "large" ? 200 * 1024 : 10;
+                        call.Write("\x0a" + std::string(bad_size - 1, '\xff'));
+                        return h2rpc::Status();
+                      });
+  auto server = builder.BuildAndStart();
+  REQUIRE_MESSAGE(server != nullptr, builder.error().ToString());
+  v1::Echo::Stub stub(h2rpc::CreateChannel("127.0.0.1:" + std::to_string(port)));
+  for (const std::string which : {"small", "large"}) {
+    CAPTURE(which);
+    h2rpc::ClientContext context;
+    SetDeadline(context);
+    common::Text request;
+    request.set_value(which);
+    auto reader = stub.Repeat(&context, request);
+    common::Text text;
+    REQUIRE(reader->Read(&text));
+    CHECK(text.value() == std::string(200 * 1024, 'g'));
+    CHECK_FALSE(reader->Read(&text));
+    const h2rpc::Status status = reader->Finish();
+    CHECK(status.code() == h2rpc::StatusCode::kInternal);
+    CHECK(status.message() == "failed to parse codegen.common.Text");
+  }
+  server->Shutdown();
+}
+
 TEST_CASE("typed write larger than the server's max send size ends RESOURCE_EXHAUSTED") {
   EchoImpl echo;
   h2rpc::ServerBuilder builder;

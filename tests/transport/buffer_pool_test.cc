@@ -112,7 +112,7 @@ TEST_CASE("buffer pool: feeds a deframer's large messages") {
   const char* pooled_data = pooled.data();
   pool.Give(std::move(pooled));
   codec::Deframer deframer(4 << 20);
-  deframer.set_buffer_source(&BufferPool::TakeForDeframer, &pool);
+  deframer.set_hooks(&BufferPool::kDeframerHooks, &pool);
   const std::string payload((1 << 20) - 100, 'p');
   const std::string frame = codec::EncodeFrame(payload);
   size_t pos = 0;
