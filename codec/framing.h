@@ -125,7 +125,7 @@ class Deframer {
     kReadPrefix,    // collecting the 5-byte prefix (prefix_have_ of them so far)
     kReadPayload,   // prefix accepted; collecting current_length_ payload bytes into current_
     kSinkPayload,   // prefix accepted; passing current_length_ payload bytes to the sink
-    kMessageReady,  // current_ holds a whole message until Next() takes it
+    kMessageReady,  // a whole message (in current_, or given to the sink) waits for Next()
     kFailed,        // status_ says why; nothing more is consumed
   };
 
