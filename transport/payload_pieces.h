@@ -98,7 +98,7 @@ class PayloadAssembly {
 
   PayloadPieces pieces_;
   size_t bytes_ = 0;
-  size_t pinned_ = 0;  // slab bytes the pieces keep alive
+  size_t pinned_ = 0;             // slab bytes the pieces keep alive
   uint64_t last_generation_ = 0;  // the slab the last reference went to
   // The buffer copies go into, while it has room.
   std::shared_ptr<uint8_t[]> copy_buffer_;

@@ -44,7 +44,7 @@ TEST_CASE("payload pieces: a large payload is referenced in place, across reads 
   CHECK(assembly.bytes() == expected.size());
   PayloadPieces pieces = assembly.Take();
   CHECK(pieces.size() == 6);
-  CHECK(pieces[0].data == first_slab + 10);  // a reference, not a copy
+  CHECK(pieces[0].data == first_slab + 10);   // a reference, not a copy
   CHECK(pieces[2].owner != pieces[0].owner);  // the first slab had no room for a third read
   CHECK(PiecesSize(pieces) == expected.size());
   CHECK(Flat(pieces) == expected);
