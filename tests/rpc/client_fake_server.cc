@@ -486,6 +486,7 @@ ssize_t FakeServer::OnRead(Connection& c, int32_t stream_id, uint8_t* buf, size_
     stream.data_deferred = true;
     return NGHTTP2_ERR_DEFERRED;
   }
+  if (options_.max_data_frame != 0) length = std::min(length, options_.max_data_frame);
   const size_t n = std::min(length, stream.pending.size() - stream.pending_offset);
   std::memcpy(buf, stream.pending.data() + stream.pending_offset, n);
   stream.pending_offset += n;

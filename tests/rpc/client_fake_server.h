@@ -71,6 +71,8 @@ class FakeServer {
     uint32_t max_header_list_size = 0;
     /// false: never give flow-control window back (a peer that stops reading).
     bool return_window = true;
+    /// Largest response DATA frame payload; 0 lets nghttp2 choose (up to 16 KiB).
+    size_t max_data_frame = 0;
     /// Listen on "127.0.0.1" or "::1".
     std::string host = "127.0.0.1";
     /// 0 picks a free port.
