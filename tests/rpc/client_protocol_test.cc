@@ -796,40 +796,33 @@ TEST_CASE("client: large messages in tiny DATA frames on many streams at once ar
 TEST_CASE("client: a stream reset or a connection lost inside a large message ends the call") {
   FakeServer server;
   const std::string half = Frame(std::string(1 << 20, 'h')).substr(0, 600 * 1024);
-  SUBCASE("RST_STREAM") {
-    server.on_end = [&server, &half](Stream& s) {
-      server.SendOkHeaders(s);
-      server.SendRaw(s, half);
-      server.PostAfter(50ms, [&server, &s] { server.Reset(s, NGHTTP2_INTERNAL_ERROR); });
-    };
-    auto channel = Channel::Create(server.target());
+  std::function<void(Stream&)> cut_off;  // server thread: how it ends the stream after `half`
+  server.on_end = [&server, &half, &cut_off](Stream& s) {
+    server.SendOkHeaders(s);
+    server.SendRaw(s, half);
+    server.PostAfter(50ms, [&cut_off, &s] { cut_off(s); });
+  };
+  auto channel = Channel::Create(server.target());
+  // A server-streaming call that gets no whole message; returns its status code.
+  auto call_cut_off = [&] {
     ClientContext context;
     auto call = channel->StartCall(context, "/test.Big/Stream");
     call->WritesDone();
     std::string m;
     CHECK_FALSE(call->Read(&m));
-    CHECK(call->Finish().code() == StatusCode::kInternal);
+    return call->Finish().code();
+  };
+  SUBCASE("RST_STREAM") {
+    server.RunOnServer(
+        [&] { cut_off = [&server](Stream& s) { server.Reset(s, NGHTTP2_INTERNAL_ERROR); }; });
+    CHECK(call_cut_off() == StatusCode::kInternal);
     // The connection lives on: the next call on it gets its own bytes and the same end.
-    ClientContext again;
-    auto next = channel->StartCall(again, "/test.Big/Stream");
-    next->WritesDone();
-    CHECK_FALSE(next->Read(&m));
-    CHECK(next->Finish().code() == StatusCode::kInternal);
+    CHECK(call_cut_off() == StatusCode::kInternal);
     CHECK(server.connections_accepted() == 1);
   }
   SUBCASE("connection dropped") {
-    server.on_end = [&server, &half](Stream& s) {
-      server.SendOkHeaders(s);
-      server.SendRaw(s, half);
-      server.PostAfter(50ms, [&server] { server.DropConnections(); });
-    };
-    auto channel = Channel::Create(server.target());
-    ClientContext context;
-    auto call = channel->StartCall(context, "/test.Big/Stream");
-    call->WritesDone();
-    std::string m;
-    CHECK_FALSE(call->Read(&m));
-    CHECK(call->Finish().code() == StatusCode::kUnavailable);
+    server.RunOnServer([&] { cut_off = [&server](Stream&) { server.DropConnections(); }; });
+    CHECK(call_cut_off() == StatusCode::kUnavailable);
   }
 }
 
