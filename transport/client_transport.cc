@@ -726,10 +726,10 @@ void ClientConnection::DeliverMessages(ClientStreamState& stream, const uint8_t*
     rest = rest.subspan(used);
     while (std::optional<codec::DeframedMessage> message = deframer.Next()) {
       ReceivedMessage received;
-      received.wire_size = codec::kFramePrefixSize + message->payload.size();
+      received.wire_size = codec::kFramePrefixSize +
+                           (message->in_sink ? io.assembly.bytes() : message->payload.size());
       received.compressed = message->compressed;
       if (message->in_sink) {
-        received.wire_size = codec::kFramePrefixSize + io.assembly.bytes();
         received.pieces = io.assembly.Take();
       } else if (message->compressed) {
         StatusOr<std::string> plain = codec::Decompress(io.receive_compression, message->payload,
