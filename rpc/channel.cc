@@ -12,8 +12,10 @@
 #include "codec/metadata.h"
 #include "codec/timeout.h"
 #include "rpc/client_call_state.h"
+#include "rpc/pieces_parse.h"
 #include "rpc/serialization.h"
 #include "transport/client_transport.h"
+#include "transport/payload_pieces.h"
 #include "transport/unix_address.h"
 
 namespace h2rpc {
@@ -245,7 +247,7 @@ Status Channel::UnaryCall(ClientContext& context, std::string_view method, std::
       [](const void* bytes, uint32_t max_send, internal::ClientCallState& call) {
         return FrameRequest(*static_cast<const std::string_view*>(bytes), max_send, call);
       },
-      &request, response);
+      &request, response, nullptr);
 }
 
 Status Channel::UnaryCall(ClientContext& context, std::string_view method,
@@ -256,11 +258,24 @@ Status Channel::UnaryCall(ClientContext& context, std::string_view method,
         return FrameMessageRequest(*static_cast<const google::protobuf::MessageLite*>(message),
                                    max_send, call);
       },
-      &request, response);
+      &request, response, nullptr);
+}
+
+Status Channel::internal_unary_call(ClientContext& context, std::string_view method,
+                                    const google::protobuf::MessageLite& request,
+                                    google::protobuf::MessageLite* response) {
+  return RunUnary(
+      context, method,
+      [](const void* message, uint32_t max_send, internal::ClientCallState& call) {
+        return FrameMessageRequest(*static_cast<const google::protobuf::MessageLite*>(message),
+                                   max_send, call);
+      },
+      &request, nullptr, response);
 }
 
 Status Channel::RunUnary(ClientContext& context, std::string_view method, FrameRequestFn frame,
-                         const void* request, std::string* response) {
+                         const void* request, std::string* response,
+                         google::protobuf::MessageLite* typed_response) {
   auto call = std::make_shared<internal::ClientCallState>();
   call->path = method;  // the caller blocks until the call ended: no copy needed
   call->queue = transport_->queue();
@@ -279,8 +294,10 @@ Status Channel::RunUnary(ClientContext& context, std::string_view method, FrameR
   }
 
   std::string reply;
+  transport::PayloadPieces pieces;  // a large typed reply: parsed where it was read
   bool compressed = false;
-  const bool got_reply = call->Read(&reply, &compressed);
+  const bool got_reply =
+      call->Read(&reply, &compressed, typed_response != nullptr ? &pieces : nullptr);
   std::string extra;
   const bool extra_reply = got_reply && call->Read(&extra);
   const Status too_many(StatusCode::kInternal,
@@ -296,13 +313,19 @@ Status Channel::RunUnary(ClientContext& context, std::string_view method, FrameR
     return Status(StatusCode::kInternal, "server returned OK without a response message");
   }
   context.internal_set_last_message_compressed(compressed);
+  if (typed_response != nullptr) {
+    status = pieces.empty() ? internal::Parse(reply, typed_response)
+                            : internal::ParsePieces(pieces, typed_response);
+    RecycleBuffer(std::move(reply));
+    return status;
+  }
   // A caller that reuses one response string for its calls gets its previous reply's buffer
-  // read into by a later large call, as typed stubs do.
-  internal_recycle_buffer(std::exchange(*response, std::move(reply)));
+  // read into by a later large call.
+  RecycleBuffer(std::exchange(*response, std::move(reply)));
   return status;
 }
 
-void Channel::internal_recycle_buffer(std::string&& buffer) {
+void Channel::RecycleBuffer(std::string&& buffer) {
   transport_->queue()->large_buffers()->Give(std::move(buffer));
 }
 

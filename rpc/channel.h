@@ -73,16 +73,23 @@ class Channel {
   const std::string& target() const { return target_; }
   const ChannelOptions& options() const { return options_; }
 
-  /// Internal (generated stubs): a unary response's bytes, once parsed, go back for the next
-  /// large call to read into (small ones are simply freed).
-  void internal_recycle_buffer(std::string&& buffer);
+  /// Internal (BlockingUnaryCall, what generated stubs call): the reply is parsed into
+  /// `response` where it arrived; a large one straight from the transport's read buffers.
+  Status internal_unary_call(ClientContext& context, std::string_view method,
+                             const google::protobuf::MessageLite& request,
+                             google::protobuf::MessageLite* response);
 
  private:
   /// Frames the request into the call state (plain bytes or a protobuf message).
   using FrameRequestFn = Status (*)(const void* request, uint32_t max_send_message_size,
                                     internal::ClientCallState& call);
+  /// The reply goes to `response` as bytes, or with `typed_response` is parsed into that.
   Status RunUnary(ClientContext& context, std::string_view method, FrameRequestFn frame,
-                  const void* request, std::string* response);
+                  const void* request, std::string* response,
+                  google::protobuf::MessageLite* typed_response);
+  /// A reply's buffer, once done with, goes back for the next large reply to be read into
+  /// (small ones are simply freed).
+  void RecycleBuffer(std::string&& buffer);
   Channel(std::string target, ChannelOptions options,
           const std::shared_ptr<ChannelCredentials>& credentials);
   std::string target_;

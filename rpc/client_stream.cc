@@ -1,8 +1,5 @@
 #include "rpc/client_stream.h"
 
-#include <string>
-#include <utility>
-
 #include "rpc/channel.h"
 #include "rpc/client_context.h"
 
@@ -11,12 +8,7 @@ namespace h2rpc {
 Status BlockingUnaryCall(Channel& channel, std::string_view method, ClientContext& context,
                          const google::protobuf::MessageLite& request,
                          google::protobuf::MessageLite* response) {
-  std::string response_bytes;
-  Status status = channel.UnaryCall(context, method, request, &response_bytes);
-  if (!status.ok()) return status;
-  status = internal::Parse(response_bytes, response);
-  channel.internal_recycle_buffer(std::move(response_bytes));
-  return status;
+  return channel.internal_unary_call(context, method, request, response);
 }
 
 namespace internal {
@@ -54,13 +46,14 @@ Status ClientStreamCore::Finish() {
 }
 
 Status ClientStreamCore::FinishWithResponse(google::protobuf::MessageLite* response) {
-  std::string bytes;
-  const bool got = call_->Read(&bytes);
+  Status parse_error;  // a large response is parsed from the transport's read buffers
+  const bool got = call_->ReadMessage(response, &read_buffer_, &parse_error);
   Status status = call_->Finish();
   if (!write_error_.ok()) return write_error_;
   if (!status.ok()) return status;
+  if (!parse_error.ok()) return parse_error;
   if (!got) return Status(StatusCode::kInternal, "server returned OK without a response message");
-  return Parse(bytes, response);
+  return status;
 }
 
 }  // namespace internal

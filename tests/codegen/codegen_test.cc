@@ -324,6 +324,68 @@ TEST_CASE("a typed read of bytes that are not the message type ends INTERNAL, sm
   server->Shutdown();
 }
 
+TEST_CASE("a single typed response that is not the message type ends INTERNAL, small or large") {
+  // Unary and client-streaming replies: a large one is parsed from the read buffers it arrived
+  // in, a small one from a string. The request names the size; "none" sends no reply at all.
+  auto reply = [](h2rpc::ServerCall& call, const std::string& which) {
+    if (which == "none") return;
+    const size_t size = which == "large" ? 200 * 1024 : 10;
+    // Field 1 says length-delimited, then a varint that never ends.
+    call.Write("\x0a" + std::string(size - 1, '\xff'));
+  };
+  h2rpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", &port)
+      .RegisterMethod("/codegen.h2rpc.v1.Echo/Say", h2rpc::RpcKind::kUnary,
+                      [&reply](h2rpc::ServerContext&, h2rpc::ServerCall& call) {
+                        std::string request;
+                        call.Read(&request);
+                        common::Text text;
+                        text.ParseFromString(request);
+                        reply(call, text.value());
+                        return h2rpc::Status();
+                      })
+      .RegisterMethod("/codegen.h2rpc.v1.Echo/Collect", h2rpc::RpcKind::kClientStreaming,
+                      [&reply](h2rpc::ServerContext&, h2rpc::ServerCall& call) {
+                        std::string request;
+                        call.Read(&request);
+                        common::Text text;
+                        text.ParseFromString(request);
+                        while (call.Read(&request)) {
+                        }
+                        reply(call, text.value());
+                        return h2rpc::Status();
+                      });
+  auto server = builder.BuildAndStart();
+  REQUIRE_MESSAGE(server != nullptr, builder.error().ToString());
+  v1::Echo::Stub stub(h2rpc::CreateChannel("127.0.0.1:" + std::to_string(port)));
+  for (const std::string which : {"small", "large", "none"}) {
+    CAPTURE(which);
+    const std::string expected = which == "none" ? "server returned OK without a response message"
+                                                 : "failed to parse codegen.h2rpc.v1.Envelope";
+    common::Text request;
+    request.set_value(which);
+    h2rpc::ClientContext unary_context;
+    SetDeadline(unary_context);
+    Envelope envelope;
+    h2rpc::Status status = stub.Say(&unary_context, request, &envelope);
+    CHECK(status.code() == h2rpc::StatusCode::kInternal);
+    CHECK(status.message() == expected);
+
+    h2rpc::ClientContext stream_context;
+    SetDeadline(stream_context);
+    common::Count count;
+    auto writer = stub.Collect(&stream_context, &count);
+    REQUIRE(writer->Write(request));
+    CHECK(writer->WritesDone());
+    status = writer->Finish();
+    CHECK(status.code() == h2rpc::StatusCode::kInternal);
+    CHECK(status.message() ==
+          (which == "none" ? expected : "failed to parse codegen.common.Count"));
+  }
+  server->Shutdown();
+}
+
 TEST_CASE("typed write larger than the server's max send size ends RESOURCE_EXHAUSTED") {
   EchoImpl echo;
   h2rpc::ServerBuilder builder;
