@@ -28,15 +28,15 @@ class MpscQueue {
   void Push(T value) {
     // Ownership passes to the queue (released here, re-owned in Take) since nodes are linked
     // through atomics.
-    Node* node = std::make_unique<Node>(std::move(value)).release();
-    Node* prev = head_.exchange(node, std::memory_order_acq_rel);
+    Link* node = std::make_unique<Node>(std::move(value)).release();
+    Link* prev = head_.exchange(node, std::memory_order_acq_rel);
     prev->next.store(node, std::memory_order_release);
   }
 
   /// Consumer thread only.
   std::optional<T> TryPop() {
-    Node* tail = tail_;
-    Node* next = tail->next.load(std::memory_order_acquire);
+    Link* tail = tail_;
+    Link* next = tail->next.load(std::memory_order_acquire);
     if (tail == &stub_) {
       if (next == nullptr) return std::nullopt;
       tail_ = next;
@@ -50,7 +50,7 @@ class MpscQueue {
     if (tail != head_.load(std::memory_order_acquire)) return std::nullopt;  // push in progress
     // `tail` is the last node: put the stub behind it so it can be taken.
     stub_.next.store(nullptr, std::memory_order_relaxed);
-    Node* prev = head_.exchange(&stub_, std::memory_order_acq_rel);
+    Link* prev = head_.exchange(&stub_, std::memory_order_acq_rel);
     prev->next.store(&stub_, std::memory_order_release);
     next = tail->next.load(std::memory_order_acquire);
     if (next != nullptr) {
@@ -67,21 +67,24 @@ class MpscQueue {
   }
 
  private:
-  struct Node {
-    Node() = default;
+  // The stub is a bare link: a queue embedded in a per-call object costs no T of its own.
+  struct Link {
+    std::atomic<Link*> next{nullptr};
+  };
+  struct Node : Link {
     explicit Node(T v) : value(std::move(v)) {}
-    std::atomic<Node*> next{nullptr};
-    std::optional<T> value;
+    T value;
   };
 
-  static std::optional<T> Take(Node* node) {
-    std::unique_ptr<Node> owned(node);
+  /// `link` is never the stub (TryPop steps over it).
+  static std::optional<T> Take(Link* link) {
+    std::unique_ptr<Node> owned(static_cast<Node*>(link));
     return std::move(owned->value);
   }
 
-  std::atomic<Node*> head_;  // producers push here
-  Node* tail_;               // consumer pops here
-  Node stub_;
+  std::atomic<Link*> head_;  // producers push here
+  Link* tail_;               // consumer pops here
+  Link stub_;
 };
 
 }  // namespace h2rpc::transport
