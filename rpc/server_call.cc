@@ -8,11 +8,13 @@
 
 #include "codec/compression.h"
 #include "codec/framing.h"
+#include "rpc/pieces_parse.h"
 #include "rpc/serialization.h"
 #include "rpc/server_call_state.h"
 #include "rpc/server_context.h"
 #include "rpc/server_impl.h"
 #include "transport/buffer_pool.h"
+#include "transport/payload_pieces.h"
 
 namespace h2rpc {
 
@@ -21,10 +23,29 @@ ServerCall::ServerCall(std::shared_ptr<internal::ServerCallState> state)
 
 ServerCall::~ServerCall() = default;
 
-bool ServerCall::Read(std::string* message) {
-  codec::DeframedMessage m;
+bool ServerCall::Read(std::string* message) { return ReadInto(message, nullptr); }
+
+bool ServerCall::internal_read_message(google::protobuf::MessageLite* message, std::string* scratch,
+                                       Status* parse_error) {
+  std::unique_ptr<transport::PayloadPieces> pieces;
+  if (!ReadInto(scratch, &pieces)) return false;
+  if (pieces == nullptr) return internal::ParseIntoOrFail(*scratch, message, parse_error);
+  return internal::ParsePiecesIntoOrFail(*pieces, message, parse_error);
+}
+
+bool ServerCall::ReadInto(std::string* message, std::unique_ptr<transport::PayloadPieces>* pieces) {
+  transport::RequestMessage m;
   if (!state_->Read(&m)) return false;
-  if (m.compressed) {
+  if (m.pieces != nullptr) {
+    if (pieces != nullptr) {
+      *pieces = std::move(m.pieces);
+    } else {
+      // One copy instead of the parse-in-place: into a pooled buffer, like the deframer's.
+      std::string flat = state_->server().large_buffers()->TakeOrEmpty();
+      transport::FlattenPieces(*m.pieces, &flat);
+      internal_recycle_buffer(std::exchange(*message, std::move(flat)));
+    }
+  } else if (m.compressed) {
     // The deframer only lets a compressed flag through when the request named a grpc-encoding
     // we implement. Inflation runs here, on the handler's thread, never on the I/O thread; its
     // output is bounded by the same limit as plain messages (gzip bombs → RESOURCE_EXHAUSTED).

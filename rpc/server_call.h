@@ -4,7 +4,9 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "codec/status.h"
 #include "rpc/client_call.h"  // WriteOptions
 
 namespace google::protobuf {
@@ -16,6 +18,10 @@ namespace h2rpc {
 namespace internal {
 class ServerCallState;
 }
+namespace transport {
+struct PayloadPiece;
+using PayloadPieces = std::vector<PayloadPiece>;
+}  // namespace transport
 
 /// Concurrency: like ClientCall, one thread may Write while another Reads.
 class ServerCall {
@@ -39,8 +45,17 @@ class ServerCall {
   /// Internal (generated code): a request's bytes, once parsed, go back for the next large
   /// message to be read into (small ones are simply freed).
   void internal_recycle_buffer(std::string&& buffer);
+  /// Internal (generated code): reads the next request into `message`, a large one parsed
+  /// straight from the buffers it was received in; `scratch` holds a small one's bytes. False
+  /// at the end of the requests or when parsing failed (the first such error goes to
+  /// `*parse_error`).
+  bool internal_read_message(google::protobuf::MessageLite* message, std::string* scratch,
+                             Status* parse_error);
 
  private:
+  /// The next request: bytes in `*message`, or a large uncompressed one left as `*pieces` when
+  /// `pieces` is given (otherwise copied into `*message`).
+  bool ReadInto(std::string* message, std::unique_ptr<transport::PayloadPieces>* pieces);
   bool CheckSendSize(size_t size);
   bool SubmitFramed(std::shared_ptr<std::string> framed);
 

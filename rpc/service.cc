@@ -7,8 +7,7 @@ namespace h2rpc::internal {
 
 bool ReadMessage(ServerCall& call, google::protobuf::MessageLite* message, Status* parse_error,
                  std::string* buffer) {
-  if (!call.Read(buffer)) return false;
-  return ParseIntoOrFail(*buffer, message, parse_error);
+  return call.internal_read_message(message, buffer, parse_error);
 }
 
 bool WriteMessage(ServerCall& call, const google::protobuf::MessageLite& message,
@@ -27,13 +26,15 @@ namespace {
 
 Status ReadOnlyRequest(ServerCall& call, google::protobuf::MessageLite& request, const char* kind) {
   std::string bytes;
-  if (!call.Read(&bytes)) {
+  Status parse_error;
+  const bool got = call.internal_read_message(&request, &bytes, &parse_error);
+  call.internal_recycle_buffer(std::move(bytes));  // the next large request reads into it
+  if (!parse_error.ok()) return parse_error;
+  if (!got) {
     return Status(StatusCode::kInternal,
                   std::string(kind) + " call ended without a request message");
   }
-  Status status = Parse(bytes, &request);
-  call.internal_recycle_buffer(std::move(bytes));  // the next large request reads into it
-  return status;
+  return Status();
 }
 
 Status SendOnlyResponse(ServerCall& call, const google::protobuf::MessageLite& response) {

@@ -1,11 +1,11 @@
 // Large received messages kept as references into the buffers the socket was read into, so the
-// client's only user-space copy of a payload is the one protobuf's parser makes (grpc++ keeps
-// its slices the same way). Without this, every DATA chunk was first copied into a message
-// buffer: a fifth of the client's CPU time when streaming 1 MiB messages.
+// only user-space copy of a payload is the one protobuf's parser makes (grpc++ keeps its slices
+// the same way). Without this, every DATA chunk was first copied into a message buffer: a fifth
+// of the client's CPU time when streaming 1 MiB messages. Client and server both use it.
 //
-// Threads: the I/O thread reads into a ReadSlab and builds a PayloadAssembly; the finished
-// pieces travel with the message to the reading thread, which parses or flattens them and lets
-// go. A slab is freed by whichever thread drops its last piece.
+// Threads: the I/O thread reads into a ReadSlab and builds a PayloadAssembly per stream; the
+// finished pieces travel with the message to the reading thread (caller or handler), which
+// parses or flattens them and lets go. A slab is freed by whichever thread drops its last piece.
 #pragma once
 
 #include <cstddef>

@@ -269,26 +269,29 @@ void ServerConnection::OnSocketEvent(uint32_t events) {
     io_->MarkDirty(this);
   }
   if (events & EPOLLIN) {
-    const size_t chunk = options_.limits.read_chunk;
-    uint8_t* buffer = io_->read_buffer();
+    ReadSlab& slab = io_->read_slab();
     // TLS hands out one record (<= 16 KiB) per read: allow more reads per event.
     const int max_reads = link_.tls() ? 4 * kMaxReadsPerEvent : kMaxReadsPerEvent;
     for (int i = 0; (i < max_reads || link_.HasBufferedInput()) && ReadingAllowed(); ++i) {
       // Bytes the filter held back from the last read (a cut frame header) go first.
+      const std::span<uint8_t> room = slab.PrepareRead();  // always far more than `held`
+      uint8_t* buffer = room.data();
       const size_t held = idle_resets_.held_size();
-      const ssize_t n = link_.Read(buffer + held, chunk - held);
+      const ssize_t n = link_.Read(buffer + held, room.size() - held);
       if (n > 0) {
         if (i == 0 && keepalive_) keepalive_->OnRead();
         idle_resets_.Prepend(buffer);
         const size_t length = idle_resets_.Filter(buffer, held + static_cast<size_t>(n));
+        slab.OnRead(length);
         const ssize_t rv = nghttp2_session_mem_recv(session_, buffer, length);
+        slab.FinishRead();
         if (rv < 0) {
           Fail("nghttp2_session_mem_recv", static_cast<int>(rv));
           return;
         }
         if (closed_) return;
         // The socket is drained (a short TLS read is only the end of a record).
-        if (!link_.tls() && static_cast<size_t>(n) < chunk - held) break;
+        if (!link_.tls() && static_cast<size_t>(n) < room.size() - held) break;
         continue;
       }
       if (n == 0) {  // EOF: HTTP/2 has no half-close of its own, the peer is gone
@@ -412,6 +415,7 @@ void ServerConnection::Detach(ServerStream* s) {
     nghttp2_session_set_stream_user_data(session_, s->stream_id_, nullptr);
   }
   s->io_conn_ = nullptr;
+  s->io_assembly_.reset();  // a message cut off by the end of the stream: its slabs go now
   // Released after this loop iteration: never free a stream inside an nghttp2 callback.
   io_->RetireStream(std::move(s->io_self_));
 }
@@ -605,7 +609,7 @@ void ServerConnection::OnRequestHeaders(ServerStream* s) {
   const bool compressed =
       s->head_.encoding.has_value() && *s->head_.encoding != codec::Compression::kIdentity;
   s->io_deframer_.emplace(options_.max_receive_message_size, compressed);
-  s->io_deframer_->set_hooks(&BufferPool::kDeframerHooks, transport_->large_buffers().get());
+  s->io_deframer_->set_hooks(&kDeframerHooks, s);
   s->io_routed_ = true;
   s->io_dispatch_at_end_ = route.dispatch_at_end_of_stream;
   s->io_single_request_ = route.single_request;
@@ -639,6 +643,16 @@ int ServerConnection::OnDataChunk(uint8_t, int32_t stream_id, const uint8_t* dat
   return 0;
 }
 
+std::string ServerConnection::TakeMessageBuffer(void* stream) {
+  return static_cast<ServerStream*>(stream)->io_conn_->transport_->large_buffers()->TakeOrEmpty();
+}
+
+void ServerConnection::TakePayloadPiece(void* stream, const uint8_t* data, size_t size) {
+  auto* s = static_cast<ServerStream*>(stream);
+  if (s->io_assembly_ == nullptr) s->io_assembly_ = std::make_unique<PayloadAssembly>();
+  s->io_assembly_->Add(s->io_conn_->io_->read_slab(), data, size);
+}
+
 void ServerConnection::Deliver(ServerStream* s, const uint8_t* data, size_t len) {
   codec::Deframer& deframer = *s->io_deframer_;
   std::span<const uint8_t> rest(data, len);
@@ -656,10 +670,16 @@ void ServerConnection::Deliver(ServerStream* s, const uint8_t* data, size_t len)
         return;
       }
       ++s->io_messages_received_;
-      s->inbox_bytes_.fetch_add(
-          static_cast<int64_t>(message->payload.size() + codec::kFramePrefixSize),
-          std::memory_order_seq_cst);
-      s->inbox_.Push(std::move(*message));
+      RequestMessage request;
+      request.compressed = message->compressed;
+      if (message->in_sink) {
+        request.pieces = std::make_unique<PayloadPieces>(s->io_assembly_->Take());
+      } else {
+        request.payload = std::move(message->payload);
+      }
+      s->inbox_bytes_.fetch_add(static_cast<int64_t>(request.wire_size()),
+                                std::memory_order_seq_cst);
+      s->inbox_.Push(std::move(request));
       s->recv_word_.Notify();
     }
     if (deframer.failed()) {
@@ -1084,7 +1104,7 @@ void ServerConnection::CancelAll() {
 // =====================================================================================
 
 ServerIoThread::ServerIoThread(ServerTransport* transport)
-    : transport_(transport), read_buffer_(transport->options().limits.read_chunk) {}
+    : transport_(transport), read_slab_(transport->options().limits.read_chunk) {}
 
 ServerIoThread::~ServerIoThread() { Join(); }
 

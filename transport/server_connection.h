@@ -19,6 +19,7 @@
 #include "transport/link.h"
 #include "transport/mpsc_queue.h"
 #include "transport/output_buffer.h"
+#include "transport/payload_pieces.h"
 #include "transport/server_keepalive.h"
 #include "transport/server_stream.h"
 #include "transport/server_transport.h"
@@ -61,8 +62,9 @@ class ServerIoThread {
   }
   void AddDeadline(ServerStream* stream);
   void RemoveDeadline(ServerStream* stream);
-  /// Scratch buffer for socket reads (one per thread, limits.read_chunk bytes).
-  uint8_t* read_buffer() { return read_buffer_.data(); }
+  /// Where socket reads go (one per thread, slabs of limits.read_chunk bytes): large request
+  /// messages keep pieces of it.
+  ReadSlab& read_slab() { return read_slab_; }
   bool cancelling_all() const { return cancel_all_; }
   bool shutting_down() const { return shutting_down_; }
 
@@ -90,7 +92,7 @@ class ServerIoThread {
   std::vector<std::shared_ptr<ServerStream>> stream_graveyard_;
   std::vector<ServerStream*> deadlines_;  // binary min-heap on io_deadline_
   std::vector<int> listeners_;
-  std::vector<uint8_t> read_buffer_;
+  ReadSlab read_slab_;
 };
 
 /// One accepted connection: its socket, its nghttp2 server session and its calls.
@@ -148,6 +150,10 @@ class ServerConnection {
   void OnRemoteEnd(ServerStream* stream);
   void Dispatch(ServerStream* stream);
   void Deliver(ServerStream* stream, const uint8_t* data, size_t len);
+  // The deframer's hooks; their context is the ServerStream.
+  static std::string TakeMessageBuffer(void* stream);
+  static void TakePayloadPiece(void* stream, const uint8_t* data, size_t size);
+  static constexpr codec::Deframer::Hooks kDeframerHooks{&TakeMessageBuffer, &TakePayloadPiece};
   void GiveBackWindow(ServerStream* stream, size_t len);
   void ReleaseDeferredWindow(ServerStream* stream);
   /// Ends the call with `status` from the I/O thread (the handler, if any, sees the call over).

@@ -88,7 +88,7 @@ void ServerStream::FireCancelCallback() {
   callback();
 }
 
-bool ServerStream::Read(codec::DeframedMessage* message) {
+bool ServerStream::Read(RequestMessage* message) {
   bool got = false;
   recv_word_.WaitUntil([&] {
     if (done_.load(std::memory_order_acquire)) return true;
@@ -111,7 +111,7 @@ bool ServerStream::Read(codec::DeframedMessage* message) {
   // Flow control: the I/O thread withheld window while too many bytes waited here. seq_cst
   // pairs with its store of consume_wanted_ and re-check of inbox_bytes_ (Dekker): either it
   // sees our drain and gives the window back itself, or we see its request and post kConsume.
-  const auto size = static_cast<int64_t>(message->payload.size() + codec::kFramePrefixSize);
+  const auto size = static_cast<int64_t>(message->wire_size());
   const int64_t left = inbox_bytes_.fetch_sub(size, std::memory_order_seq_cst) - size;
   if (left < static_cast<int64_t>(consume_threshold_) &&
       consume_wanted_.load(std::memory_order_seq_cst) &&

@@ -33,6 +33,7 @@
 #include "codec/headers.h"
 #include "codec/status.h"
 #include "transport/mpsc_queue.h"
+#include "transport/payload_pieces.h"
 #include "transport/peer_identity.h"
 #include "transport/server_wait_word.h"
 
@@ -53,6 +54,19 @@ enum class ServerCommandType : uint8_t {
   kBeginShutdown,  // GOAWAY (notice, then final) on every connection; listeners close
   kCancelAll,      // end every call that has not ended (UNAVAILABLE); refuse new ones
   kStop,           // close everything and leave the loop
+};
+
+/// A request message on its way to the handler: its bytes, or for a large uncompressed one the
+/// pieces of the read slabs it arrived in (then `payload` is empty). Pieces are held by pointer:
+/// the queue node of a small message stays as small as before they existed.
+struct RequestMessage {
+  std::string payload;
+  std::unique_ptr<PayloadPieces> pieces;
+  bool compressed = false;
+  /// Prefix + payload: what it counts against the stream's window.
+  size_t wire_size() const {
+    return codec::kFramePrefixSize + (pieces ? PiecesSize(*pieces) : payload.size());
+  }
 };
 
 struct ServerCommand {
@@ -86,7 +100,7 @@ class ServerStream : public std::enable_shared_from_this<ServerStream> {
 
   /// Next request message (payload still compressed if its flag says so). Blocks; false once
   /// the client half-closed and every message was taken, or when the call is over.
-  bool Read(codec::DeframedMessage* message);
+  bool Read(RequestMessage* message);
   /// Queues one length-prefixed message. Blocks while more than the stream's send budget is
   /// queued and not yet framed by nghttp2 (a slow reader cannot grow our memory); false if the
   /// call is over. With `may_hold`, the first message of a single-response call is kept until
@@ -141,7 +155,7 @@ class ServerStream : public std::enable_shared_from_this<ServerStream> {
   size_t consume_threshold_ = 0;
 
   // Shared (atomics and the inbound queue).
-  MpscQueue<codec::DeframedMessage> inbox_;  // I/O thread pushes, the handler pops
+  MpscQueue<RequestMessage> inbox_;          // I/O thread pushes, the handler pops
   std::atomic<int64_t> inbox_bytes_{0};      // framed bytes in inbox_ not yet taken
   std::atomic<bool> consume_wanted_{false};  // I/O deferred window; reader posts kConsume
   std::atomic<bool> recv_closed_{false};     // END_STREAM seen and every message pushed
@@ -189,6 +203,9 @@ class ServerStream : public std::enable_shared_from_this<ServerStream> {
   uint32_t io_messages_received_ = 0;
   size_t io_deferred_consume_ = 0;  // stream-level window bytes withheld from the client
   std::optional<codec::Deframer> io_deframer_;
+  // The large message being received, as pieces (made on the first one: most calls never
+  // receive a message that large, and this object must stay within malloc's per-thread cache).
+  std::unique_ptr<PayloadAssembly> io_assembly_;
   // Messages waiting for nghttp2 to frame them (no-copy DATA references into them).
   std::vector<std::shared_ptr<const std::string>> io_outbox_;
   size_t io_outbox_head_ = 0;      // first message not completely framed

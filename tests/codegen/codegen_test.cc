@@ -386,6 +386,36 @@ TEST_CASE("a single typed response that is not the message type ends INTERNAL, s
   server->Shutdown();
 }
 
+TEST_CASE_FIXTURE(Fixture, "a typed server's request that is not the message type ends INTERNAL") {
+  // A large request is parsed from the server's read buffers, a small one from a string; unary
+  // (one request) and client streaming (the reader's parse error) must fail the same way.
+  for (const size_t size : {size_t{10}, size_t{200 * 1024}}) {
+    CAPTURE(size);
+    // Field 1 says length-delimited, then a varint that never ends.
+    const std::string bad = "\x0a" + std::string(size - 1, '\xff');
+    h2rpc::ClientContext unary_context;
+    SetDeadline(unary_context);
+    std::string reply;
+    h2rpc::Status status =
+        channel->UnaryCall(unary_context, "/codegen.h2rpc.v1.Echo/Say", bad, &reply);
+    CHECK(status.code() == h2rpc::StatusCode::kInternal);
+    CHECK(status.message() == "failed to parse codegen.common.Text");
+
+    h2rpc::ClientContext stream_context;
+    SetDeadline(stream_context);
+    auto call = channel->StartCall(stream_context, "/codegen.h2rpc.v1.Echo/Collect");
+    common::Text good;
+    good.set_value(std::string(size, 'g'));
+    CHECK(call->Write(good.SerializeAsString()));
+    // The server may end the call as soon as it parsed `bad`: these may find it over.
+    call->Write(bad);
+    call->WritesDone();
+    status = call->Finish();
+    CHECK(status.code() == h2rpc::StatusCode::kInternal);
+    CHECK(status.message() == "failed to parse codegen.common.Text");
+  }
+}
+
 TEST_CASE("typed write larger than the server's max send size ends RESOURCE_EXHAUSTED") {
   EchoImpl echo;
   h2rpc::ServerBuilder builder;
