@@ -134,10 +134,12 @@ Status FrameRequest(std::string_view request, uint32_t max_send_message_size,
   return Status();
 }
 
-/// FrameRequest for a protobuf request: serialized straight into the call state's frame unless
-/// the call compresses (then it needs the serialized bytes first).
-Status FrameMessageRequest(const google::protobuf::MessageLite& request,
-                           uint32_t max_send_message_size, internal::ClientCallState& call) {
+/// FrameRequest for a protobuf request (`message` is a MessageLite: Channel::FrameRequestFn's
+/// shape): serialized straight into the call state's frame unless the call compresses (then it
+/// needs the serialized bytes first).
+Status FrameMessageRequest(const void* message, uint32_t max_send_message_size,
+                           internal::ClientCallState& call) {
+  const auto& request = *static_cast<const google::protobuf::MessageLite*>(message);
   const size_t size = request.ByteSizeLong();  // caches sizes for the serializer below
   if (call.send_compression != codec::Compression::kIdentity ||
       size > static_cast<size_t>(INT_MAX)) {
@@ -252,25 +254,13 @@ Status Channel::UnaryCall(ClientContext& context, std::string_view method, std::
 
 Status Channel::UnaryCall(ClientContext& context, std::string_view method,
                           const google::protobuf::MessageLite& request, std::string* response) {
-  return RunUnary(
-      context, method,
-      [](const void* message, uint32_t max_send, internal::ClientCallState& call) {
-        return FrameMessageRequest(*static_cast<const google::protobuf::MessageLite*>(message),
-                                   max_send, call);
-      },
-      &request, response, nullptr);
+  return RunUnary(context, method, FrameMessageRequest, &request, response, nullptr);
 }
 
 Status Channel::internal_unary_call(ClientContext& context, std::string_view method,
                                     const google::protobuf::MessageLite& request,
                                     google::protobuf::MessageLite* response) {
-  return RunUnary(
-      context, method,
-      [](const void* message, uint32_t max_send, internal::ClientCallState& call) {
-        return FrameMessageRequest(*static_cast<const google::protobuf::MessageLite*>(message),
-                                   max_send, call);
-      },
-      &request, nullptr, response);
+  return RunUnary(context, method, FrameMessageRequest, &request, nullptr, response);
 }
 
 Status Channel::RunUnary(ClientContext& context, std::string_view method, FrameRequestFn frame,

@@ -333,29 +333,22 @@ TEST_CASE("a single typed response that is not the message type ends INTERNAL, s
     // Field 1 says length-delimited, then a varint that never ends.
     call.Write("\x0a" + std::string(size - 1, '\xff'));
   };
+  // Unary or client streaming: the first request names the reply, any others are read away.
+  auto handler = [&reply](h2rpc::ServerContext&, h2rpc::ServerCall& call) {
+    std::string request;
+    call.Read(&request);
+    common::Text text;
+    text.ParseFromString(request);
+    while (call.Read(&request)) {
+    }
+    reply(call, text.value());
+    return h2rpc::Status();
+  };
   h2rpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort("127.0.0.1:0", &port)
-      .RegisterMethod("/codegen.h2rpc.v1.Echo/Say", h2rpc::RpcKind::kUnary,
-                      [&reply](h2rpc::ServerContext&, h2rpc::ServerCall& call) {
-                        std::string request;
-                        call.Read(&request);
-                        common::Text text;
-                        text.ParseFromString(request);
-                        reply(call, text.value());
-                        return h2rpc::Status();
-                      })
-      .RegisterMethod("/codegen.h2rpc.v1.Echo/Collect", h2rpc::RpcKind::kClientStreaming,
-                      [&reply](h2rpc::ServerContext&, h2rpc::ServerCall& call) {
-                        std::string request;
-                        call.Read(&request);
-                        common::Text text;
-                        text.ParseFromString(request);
-                        while (call.Read(&request)) {
-                        }
-                        reply(call, text.value());
-                        return h2rpc::Status();
-                      });
+      .RegisterMethod("/codegen.h2rpc.v1.Echo/Say", h2rpc::RpcKind::kUnary, handler)
+      .RegisterMethod("/codegen.h2rpc.v1.Echo/Collect", h2rpc::RpcKind::kClientStreaming, handler);
   auto server = builder.BuildAndStart();
   REQUIRE_MESSAGE(server != nullptr, builder.error().ToString());
   v1::Echo::Stub stub(h2rpc::CreateChannel("127.0.0.1:" + std::to_string(port)));

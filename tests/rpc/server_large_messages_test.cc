@@ -111,31 +111,33 @@ TEST_CASE("server: a large request cut off by RST_STREAM or a lost connection fr
   });
   const std::string message = Pattern(300 * 1024, 99);
   const std::string half = GrpcFrame(message).substr(0, 150 * 1024);
-  SUBCASE("RST_STREAM: the connection serves the next call") {
-    RawPeer peer(ts.port);
+  // Opens a call and sends half of `message`: the stream id.
+  auto start_cut_off = [&](RawPeer& peer) {
     REQUIRE(peer.connected());
     const int32_t id = peer.NextStreamId();
     REQUIRE(peer.SendHeaders(id, GrpcRequest("/t.L/Digest"), false));
     REQUIRE(peer.SendData(id, half, false));
-    REQUIRE(peer.SendRst(id, 0x8 /*CANCEL*/));
-    REQUIRE(Eventually([&] { return ended.load() == 1; }));
+    return id;
+  };
+  auto check_served = [&](RawPeer& peer) {
     StreamResult next = peer.Unary("/t.L/Digest", message);
     CHECK(next.GrpcStatus().ok());
     CHECK(next.Messages() == std::vector<std::string>{Digest(message)});
+  };
+  SUBCASE("RST_STREAM: the connection serves the next call") {
+    RawPeer peer(ts.port);
+    REQUIRE(peer.SendRst(start_cut_off(peer), 0x8 /*CANCEL*/));
+    REQUIRE(Eventually([&] { return ended.load() == 1; }));
+    check_served(peer);
   }
   SUBCASE("the connection drops: a new one is served") {
     {
       RawPeer peer(ts.port);
-      REQUIRE(peer.connected());
-      const int32_t id = peer.NextStreamId();
-      REQUIRE(peer.SendHeaders(id, GrpcRequest("/t.L/Digest"), false));
-      REQUIRE(peer.SendData(id, half, false));
+      start_cut_off(peer);
     }  // closed mid-message
     REQUIRE(Eventually([&] { return ended.load() == 1; }));
     RawPeer again(ts.port);
-    StreamResult next = again.Unary("/t.L/Digest", message);
-    CHECK(next.GrpcStatus().ok());
-    CHECK(next.Messages() == std::vector<std::string>{Digest(message)});
+    check_served(again);
   }
 }
 
