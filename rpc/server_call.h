@@ -18,10 +18,6 @@ namespace h2rpc {
 namespace internal {
 class ServerCallState;
 }
-namespace transport {
-struct PayloadPiece;
-using PayloadPieces = std::vector<PayloadPiece>;
-}  // namespace transport
 
 /// Concurrency: like ClientCall, one thread may Write while another Reads.
 class ServerCall {
@@ -55,7 +51,8 @@ class ServerCall {
  private:
   /// The next request: bytes in `*message`, or a large uncompressed one left as `*pieces` when
   /// `pieces` is given (otherwise copied into `*message`).
-  bool ReadInto(std::string* message, std::unique_ptr<transport::PayloadPieces>* pieces);
+  bool ReadInto(std::string* message,
+                std::unique_ptr<std::vector<transport::PayloadPiece>>* pieces);
   bool CheckSendSize(size_t size);
   bool SubmitFramed(std::shared_ptr<std::string> framed);
 
