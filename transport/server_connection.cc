@@ -385,6 +385,24 @@ void ServerConnection::Close() {
   io_->RetireConnection(id_);
 }
 
+void ServerConnection::ResetCallsAndClose() {
+  // A call whose status still waits (behind data the client does not take, or its handler) is
+  // reset with CANCEL rather than cut off with the connection: after our GOAWAY(NO_ERROR), HTTP/2
+  // clients report a stream closed without status as an error of their own (grpc-js: INTERNAL
+  // "Call ended without gRPC status"; found with peers/grpcjs/chaos_client.js stopping the
+  // server). RST_STREAM is not flow-controlled, so it can leave even then.
+  if (!closed_ && session_ != nullptr) {
+    for (ServerStream* s = streams_; s != nullptr; s = s->io_next_) {
+      if (!s->io_end_sent_) {
+        nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s->stream_id_, NGHTTP2_CANCEL);
+      }
+    }
+    nghttp2_session_send(session_);
+    link_.Flush(output_);
+  }
+  Close();
+}
+
 // ---- streams ----
 
 ServerStream* ServerConnection::StreamFor(int32_t stream_id) {
@@ -1230,7 +1248,7 @@ void ServerIoThread::Run() {
   // Stop: every remaining call is cancelled with its connection.
   std::vector<ServerConnection*> open;
   for (auto& [id, conn] : connections_) open.push_back(conn.get());
-  for (ServerConnection* conn : open) conn->Close();
+  for (ServerConnection* conn : open) conn->ResetCallsAndClose();
   dirty_.clear();
   dead_connections_.clear();
   stream_graveyard_.clear();

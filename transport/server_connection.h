@@ -126,6 +126,9 @@ class ServerConnection {
   void CancelAll();
   /// Cancels every call, frees the session, closes the socket. Idempotent.
   void Close();
+  /// The server stops: resets every call whose END_STREAM has not left, gives those frames one
+  /// chance to go, then Close().
+  void ResetCallsAndClose();
 
   // ---- nghttp2 callbacks (each forwarded from a free function) ----
   ssize_t OnSend(const uint8_t* data, size_t length);
