@@ -312,6 +312,10 @@ void ServerConnection::Fail(const char* what, int rv) {
   (void)rv;
   // A fatal nghttp2 error (bad preface, flood, callback failure): nghttp2 may have queued a
   // GOAWAY saying why; give it one chance to leave, then drop the connection.
+  SendQueuedAndClose();
+}
+
+void ServerConnection::SendQueuedAndClose() {
   if (session_ != nullptr && !closed_) {
     nghttp2_session_send(session_);
     link_.Flush(output_);
@@ -397,10 +401,8 @@ void ServerConnection::ResetCallsAndClose() {
         nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s->stream_id_, NGHTTP2_CANCEL);
       }
     }
-    nghttp2_session_send(session_);
-    link_.Flush(output_);
   }
-  Close();
+  SendQueuedAndClose();
 }
 
 // ---- streams ----

@@ -129,6 +129,9 @@ class ServerConnection {
   /// The server stops: resets every call whose END_STREAM has not left, gives those frames one
   /// chance to go, then Close().
   void ResetCallsAndClose();
+  /// What nghttp2 has queued (a GOAWAY, resets) gets one non-blocking chance to leave; then
+  /// Close().
+  void SendQueuedAndClose();
 
   // ---- nghttp2 callbacks (each forwarded from a free function) ----
   ssize_t OnSend(const uint8_t* data, size_t length);
