@@ -45,6 +45,7 @@ transport::ClientTransportOptions TransportOptions(
   out.keepalive.timeout = options.keepalive_timeout;
   out.keepalive.permit_without_calls = options.keepalive_permit_without_calls;
   out.authority = options.default_authority;
+  out.poll_before_sleep = options.poll_before_sleep;
   out.user_agent = kUserAgent;
   if (!options.user_agent_prefix.empty()) out.user_agent += " " + options.user_agent_prefix;
   return out;

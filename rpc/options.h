@@ -56,6 +56,13 @@ struct ChannelOptions {
   std::chrono::milliseconds keepalive_timeout{20000};
   /// PING also while no call is open (most servers forbid it: too_many_pings).
   bool keepalive_permit_without_calls = false;
+  /// After it handled something, the channel's I/O thread keeps polling the socket and the
+  /// call queue for up to this long before it sleeps, so the reply to a call in flight, or the
+  /// next call, is taken without a wake-up (two context switches; on a virtual machine waking
+  /// an idle CPU can cost more than the call). At most this much CPU per burst of work; 50 µs
+  /// about halves single-call latency on loopback. Zero: sleep at once (the least CPU). Not
+  /// used when the process can run on one CPU only.
+  std::chrono::microseconds poll_before_sleep{50};
 };
 
 /// Settings of a Server. Each limit is enforced, and advertised where HTTP/2 has a setting.
@@ -125,6 +132,12 @@ struct ServerOptions {
   /// preface within this of connecting, or be disconnected: a client that connects and sends
   /// nothing (or only part of the preface) cannot hold a connection and its file descriptor.
   std::chrono::milliseconds handshake_timeout{10000};
+  /// After it handled something, each I/O thread keeps polling its sockets and queue for up to
+  /// this long before it sleeps (see ChannelOptions::poll_before_sleep). Off by default: a
+  /// server's I/O threads are seldom idle under load, where it would not help, and on a small
+  /// machine shared with its clients a polling server takes the CPU the client's poll needs.
+  /// Worth trying on a server with CPUs to spare when single-call latency matters.
+  std::chrono::microseconds poll_before_sleep{0};
 };
 
 }  // namespace h2rpc

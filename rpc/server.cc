@@ -38,6 +38,7 @@ transport::ServerTransportOptions TransportOptions(const ServerOptions& o) {
   t.keepalive.max_connection_age = o.max_connection_age;
   t.keepalive.max_connection_age_grace = o.max_connection_age_grace;
   t.handshake_timeout = o.handshake_timeout;
+  t.poll_before_sleep = o.poll_before_sleep;
   return t;
 }
 

@@ -877,6 +877,7 @@ ClientTransportImpl::~ClientTransportImpl() {
 }
 
 void ClientTransportImpl::Run() {
+  loop_.set_poll_before_sleep(options_.poll_before_sleep);
   while (!shutdown_requested_.load(std::memory_order_acquire)) {
     loop_.RunOnce(kIdleWait, [this] {
       return more_work_ || !queue_.Empty() || shutdown_requested_.load(std::memory_order_acquire);

@@ -115,6 +115,8 @@ struct ClientTransportOptions {
   /// the target's host (or `tls_target_name_override`); connect_timeout bounds the handshake.
   std::shared_ptr<const TlsContext> tls;
   std::string tls_target_name_override;
+  /// How long the I/O thread, after working, polls before it sleeps (EventLoop).
+  std::chrono::microseconds poll_before_sleep{50};
 };
 
 class ClientTransportImpl;

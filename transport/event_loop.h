@@ -12,6 +12,8 @@
 #include <unordered_map>
 #include <vector>
 
+struct epoll_event;
+
 namespace h2rpc::transport {
 
 class EventLoop {
@@ -45,14 +47,24 @@ class EventLoop {
   /// Push+Wake from another thread is never missed (RMW handshake on one word with Wake()).
   void RunOnce(std::chrono::milliseconds max_wait, const std::function<bool()>& has_pending_work);
 
+  /// I/O thread. When a pass found work, the next RunOnce polls (epoll without sleeping, and
+  /// `has_pending_work`) for up to `budget` before it sleeps. Zero: sleep at once. Ignored when
+  /// the process may run on one CPU only (whatever we wait for could not run meanwhile).
+  void set_poll_before_sleep(std::chrono::microseconds budget);
+
  private:
   void RunDueTimers();
+  /// Polls until an event or pending work shows up or the budget is spent; epoll_wait's result.
+  int PollBeforeSleep(::epoll_event* events, int max_events,
+                      const std::function<bool()>& has_pending_work);
 
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
   /// kSleeping while the loop is in (or about to enter) epoll_wait; see Wake().
   enum : uint8_t { kAwake = 0, kSleeping = 1 };
   std::atomic<uint8_t> state_{kAwake};
+  std::chrono::microseconds poll_before_sleep_{0};
+  bool last_pass_found_work_ = false;
   std::unordered_map<int, FdCallback> callbacks_;
   std::vector<FdCallback> retired_;
   std::multimap<Clock::time_point, TimerId> timers_by_time_;

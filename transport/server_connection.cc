@@ -1234,6 +1234,7 @@ void ServerIoThread::HandleCommand(ServerCommand& command) {
 
 void ServerIoThread::Run() {
   const auto has_work = [this] { return !queue_.Empty(); };
+  loop_.set_poll_before_sleep(transport_->options().poll_before_sleep);
   while (!stop_) {
     loop_.RunOnce(NextWait(), has_work);
     while (auto command = queue_.TryPop()) HandleCommand(*command);

@@ -67,6 +67,8 @@ struct ServerTransportOptions {
   /// within this, or its connection is dropped (a client that connects and says nothing must
   /// not hold a connection forever).
   std::chrono::milliseconds handshake_timeout{10000};
+  /// How long an I/O thread that just worked polls before it sleeps (EventLoop).
+  std::chrono::microseconds poll_before_sleep{0};
   TransportLimits limits;
   ServerKeepaliveOptions keepalive;
 };

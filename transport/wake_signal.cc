@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <climits>
 
+#include "transport/cpu_relax.h"
+
 namespace h2rpc::transport {
 
 namespace {
@@ -36,14 +38,6 @@ struct SpinPredictor {
 };
 
 thread_local SpinPredictor spin_predictor;
-
-inline void CpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
 
 uint32_t* FutexWord(std::atomic<uint32_t>* word) { return reinterpret_cast<uint32_t*>(word); }
 

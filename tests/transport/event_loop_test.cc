@@ -1,9 +1,12 @@
 // EventLoop: cross-thread wake-ups are never lost, timers fire in order and can be cancelled,
-// fd callbacks run and may remove themselves.
+// fd callbacks run and may remove themselves, a loop that just worked polls before it sleeps
+// (and only then, and never on one CPU).
 #include "transport/event_loop.h"
 
 #include <doctest/doctest.h>
+#include <sched.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -96,6 +99,109 @@ TEST_CASE("event loop: fd callbacks run, and may remove their own fd") {
   CHECK(calls == 1);  // removed
   close(fds[0]);
   close(fds[1]);
+}
+
+// Voluntary context switches of the calling thread: how often it blocked (a poll never does).
+long VoluntarySwitches() {
+  rusage usage{};
+  getrusage(RUSAGE_THREAD, &usage);
+  return usage.ru_nvcsw;
+}
+
+/// One pipe in a loop; ReadableSoon() makes it readable from another thread a little later.
+struct PipeInLoop {
+  explicit PipeInLoop(EventLoop& loop) : loop(loop) {
+    REQUIRE(pipe(fds) == 0);
+    loop.Add(fds[0], EPOLLIN, [this](uint32_t) {
+      char buf[8];
+      if (read(fds[0], buf, sizeof buf) > 0) ++events;
+    });
+  }
+  ~PipeInLoop() {
+    if (writer.joinable()) writer.join();
+    loop.Remove(fds[0]);
+    close(fds[0]);
+    close(fds[1]);
+  }
+  void ReadableSoon() {
+    writer = std::thread([this] {
+      std::this_thread::sleep_for(20ms);
+      REQUIRE(write(fds[1], "x", 1) == 1);
+    });
+  }
+  /// The event after work: RunOnce must take the pipe's byte; returns the switches it made.
+  long SwitchesForNextEvent() {
+    const int before = events;
+    ReadableSoon();
+    const long switches = VoluntarySwitches();
+    const auto start = Clock::now();
+    while (events == before && Clock::now() - start < 10s) loop.RunOnce(10000ms, nullptr);
+    const long made = VoluntarySwitches() - switches;
+    writer.join();
+    CHECK(events == before + 1);
+    return made;
+  }
+  EventLoop& loop;
+  int fds[2];
+  int events = 0;
+  std::thread writer;
+};
+
+TEST_CASE("event loop: after work it polls before sleeping, so an event within the budget costs no sleep") {
+  EventLoop loop;
+  // Budget far above the writer's 20 ms delay, so a slow (sanitized, loaded) machine still
+  // delivers within it.
+  loop.set_poll_before_sleep(std::chrono::microseconds(5s));
+  PipeInLoop pipe_in_loop(loop);
+  cpu_set_t cpus;
+  REQUIRE(sched_getaffinity(0, sizeof cpus, &cpus) == 0);
+  if (CPU_COUNT(&cpus) < 2) return;  // polling is off on one CPU (next test)
+  // The first event comes after an idle pass: the loop sleeps for it.
+  loop.RunOnce(0ms, nullptr);
+  CHECK(pipe_in_loop.SwitchesForNextEvent() >= 1);
+  // The next one comes right after work: polled for, not slept for.
+  CHECK(pipe_in_loop.SwitchesForNextEvent() == 0);
+  CHECK(pipe_in_loop.SwitchesForNextEvent() == 0);
+}
+
+TEST_CASE("event loop: pending work ends the poll at once, and the poll spends only its budget") {
+  EventLoop loop;
+  loop.set_poll_before_sleep(std::chrono::microseconds(5s));
+  PipeInLoop pipe_in_loop(loop);
+  loop.RunOnce(0ms, nullptr);
+  (void)pipe_in_loop.SwitchesForNextEvent();  // now the loop has just worked
+  const auto start = Clock::now();
+  loop.RunOnce(10000ms, [] { return true; });
+  CHECK(Clock::now() - start < 4s);
+
+  // A small budget: after it the loop sleeps (until the event) instead of polling on.
+  loop.set_poll_before_sleep(std::chrono::microseconds(1ms));
+  (void)pipe_in_loop.SwitchesForNextEvent();
+  CHECK(pipe_in_loop.SwitchesForNextEvent() >= 1);  // 20 ms away: past the budget
+}
+
+TEST_CASE("event loop: no poll when the thread may use one CPU only, or with a zero budget") {
+  cpu_set_t saved;
+  REQUIRE(sched_getaffinity(0, sizeof saved, &saved) == 0);
+  int first_cpu = 0;
+  while (!CPU_ISSET(first_cpu, &saved)) ++first_cpu;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(first_cpu, &one);
+  REQUIRE(sched_setaffinity(0, sizeof one, &one) == 0);
+  {
+    EventLoop loop;
+    loop.set_poll_before_sleep(std::chrono::microseconds(5s));  // ignored: one CPU
+    PipeInLoop pipe_in_loop(loop);
+    (void)pipe_in_loop.SwitchesForNextEvent();
+    CHECK(pipe_in_loop.SwitchesForNextEvent() >= 1);
+  }
+  REQUIRE(sched_setaffinity(0, sizeof saved, &saved) == 0);
+
+  EventLoop loop;  // the default: no poll
+  PipeInLoop pipe_in_loop(loop);
+  (void)pipe_in_loop.SwitchesForNextEvent();
+  CHECK(pipe_in_loop.SwitchesForNextEvent() >= 1);
 }
 
 }  // namespace
