@@ -147,7 +147,9 @@ struct PipeInLoop {
   std::thread writer;
 };
 
-TEST_CASE("event loop: after work it polls before sleeping, so an event within the budget costs no sleep") {
+TEST_CASE(
+    "event loop: after work it polls before sleeping, so an event within the budget costs no "
+    "sleep") {
   EventLoop loop;
   // Budget far above the writer's 20 ms delay, so a slow (sanitized, loaded) machine still
   // delivers within it.
