@@ -133,10 +133,12 @@ struct ServerOptions {
   /// nothing (or only part of the preface) cannot hold a connection and its file descriptor.
   std::chrono::milliseconds handshake_timeout{10000};
   /// After it handled something, each I/O thread keeps polling its sockets and queue for up to
-  /// this long before it sleeps (see ChannelOptions::poll_before_sleep). Off by default: a
-  /// server's I/O threads are seldom idle under load, where it would not help, and on a small
-  /// machine shared with its clients a polling server takes the CPU the client's poll needs.
-  /// Worth trying on a server with CPUs to spare when single-call latency matters.
+  /// this long before it sleeps (see ChannelOptions::poll_before_sleep). Off by default: under
+  /// a steady load it only shrinks the batches the I/O thread works in (measured on 2 CPUs with
+  /// h2load: 10-20 % more CPU per call, fewer calls/s). For calls one at a time it pays: on the
+  /// same machine 50 µs halved the p50 of a grpc++ client's unary calls (100 → 48 µs) and cut
+  /// an h2rpc client's from 37 to 17 µs. Worth it where single-call latency matters and CPU is
+  /// to spare.
   std::chrono::microseconds poll_before_sleep{0};
 };
 

@@ -61,6 +61,27 @@ TEST_CASE("client+server: the four call kinds") {
                                 "/test.Echo/Bidi"});
 }
 
+TEST_CASE("client+server: the four call kinds with either end polling before it sleeps") {
+  constexpr std::chrono::microseconds kPoll{200};
+  for (const bool server_polls : {false, true}) {
+    CAPTURE(server_polls);
+    auto running = Serve([&](ServerBuilder& b) {
+      if (server_polls) b.options().poll_before_sleep = kPoll;
+      RegisterEcho(b);
+      b.RegisterMethod("/test.K/ServerStream", RpcKind::kServerStreaming, RepeatNumbered(5));
+      b.RegisterMethod("/test.K/ClientStream", RpcKind::kClientStreaming, Concatenate);
+    });
+    for (const std::chrono::microseconds client_poll : {std::chrono::microseconds(0), kPoll}) {
+      CAPTURE(client_poll.count());
+      ChannelOptions options;
+      options.poll_before_sleep = client_poll;
+      auto channel = Channel::Create(running.target(), options);
+      CheckFourCallKinds(*channel, {"/test.Echo/Unary", "/test.K/ServerStream",
+                                    "/test.K/ClientStream", "/test.Echo/Bidi"});
+    }
+  }
+}
+
 TEST_CASE("client+server: metadata both ways, -bin included") {
   const std::string binary("\x00\x01\x7f\x80\xff", 5);
   auto running = Serve([&](ServerBuilder& b) {
