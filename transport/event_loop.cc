@@ -143,12 +143,20 @@ void EventLoop::RunOnce(std::chrono::milliseconds max_wait,
   RunDueTimers();
 }
 
+namespace {
+
+// Loops of this process polling right now. Many channels (a fan-out client) or I/O threads
+// finishing work together must not occupy every CPU with polls while the threads they wait for
+// need one: a loop polls only while fewer than half the CPUs it may run on are polling.
+std::atomic<int> loops_polling{0};
+
+}  // namespace
+
 void EventLoop::set_poll_before_sleep(std::chrono::microseconds budget) {
   cpu_set_t cpus;
-  if (sched_getaffinity(0, sizeof cpus, &cpus) == 0 && CPU_COUNT(&cpus) < 2) {
-    budget = std::chrono::microseconds::zero();
-  }
-  poll_before_sleep_ = budget;
+  const int cpu_count = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 2;
+  max_loops_polling_ = cpu_count / 2;
+  poll_before_sleep_ = max_loops_polling_ > 0 ? budget : std::chrono::microseconds::zero();
 }
 
 // Why poll at all: going to sleep in epoll_wait and being woken costs two context switches, and
@@ -158,16 +166,22 @@ void EventLoop::set_poll_before_sleep(std::chrono::microseconds budget) {
 // Linux's busy_poll do). The budget bounds the CPU this can waste: once per burst of work.
 int EventLoop::PollBeforeSleep(epoll_event* events, int max_events,
                                const std::function<bool()>& has_pending_work) {
+  if (loops_polling.fetch_add(1, std::memory_order_relaxed) >= max_loops_polling_) {
+    loops_polling.fetch_sub(1, std::memory_order_relaxed);
+    return 0;
+  }
   // Between polls: a few hundred nanoseconds of spin hints, so the syscall does not dominate.
   constexpr int kRelaxesBetweenPolls = 32;
   const Clock::time_point until = Clock::now() + poll_before_sleep_;
+  int n = 0;
   do {
-    if (has_pending_work && has_pending_work()) return 0;  // RunOnce takes it without sleeping
-    const int n = epoll_wait(epoll_fd_, events, max_events, 0);
-    if (n != 0) return n;
+    if (has_pending_work && has_pending_work()) break;  // RunOnce takes it without sleeping
+    n = epoll_wait(epoll_fd_, events, max_events, 0);
+    if (n != 0) break;
     for (int i = 0; i < kRelaxesBetweenPolls; ++i) CpuRelax();
   } while (Clock::now() < until);
-  return 0;
+  loops_polling.fetch_sub(1, std::memory_order_relaxed);
+  return n;
 }
 
 }  // namespace h2rpc::transport

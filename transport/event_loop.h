@@ -49,7 +49,8 @@ class EventLoop {
 
   /// I/O thread. When a pass found work, the next RunOnce polls (epoll without sleeping, and
   /// `has_pending_work`) for up to `budget` before it sleeps. Zero: sleep at once. Ignored when
-  /// the process may run on one CPU only (whatever we wait for could not run meanwhile).
+  /// the thread may run on one CPU only (whatever we wait for could not run meanwhile), and
+  /// while loops of this process already poll on half the CPUs it may run on.
   void set_poll_before_sleep(std::chrono::microseconds budget);
 
  private:
@@ -64,6 +65,7 @@ class EventLoop {
   enum : uint8_t { kAwake = 0, kSleeping = 1 };
   std::atomic<uint8_t> state_{kAwake};
   std::chrono::microseconds poll_before_sleep_{0};
+  int max_loops_polling_ = 0;
   bool last_pass_found_work_ = false;
   std::unordered_map<int, FdCallback> callbacks_;
   std::vector<FdCallback> retired_;

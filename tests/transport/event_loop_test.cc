@@ -123,16 +123,16 @@ struct PipeInLoop {
     close(fds[0]);
     close(fds[1]);
   }
-  void ReadableSoon() {
-    writer = std::thread([this] {
-      std::this_thread::sleep_for(20ms);
-      REQUIRE(write(fds[1], "x", 1) == 1);
+  void ReadableSoon(std::chrono::milliseconds delay) {
+    writer = std::thread([this, delay] {
+      std::this_thread::sleep_for(delay);
+      CHECK(write(fds[1], "x", 1) == 1);
     });
   }
   /// The event after work: RunOnce must take the pipe's byte; returns the switches it made.
-  long SwitchesForNextEvent() {
+  long SwitchesForNextEvent(std::chrono::milliseconds delay = 20ms) {
     const int before = events;
-    ReadableSoon();
+    ReadableSoon(delay);
     const long switches = VoluntarySwitches();
     const auto start = Clock::now();
     while (events == before && Clock::now() - start < 10s) loop.RunOnce(10000ms, nullptr);
@@ -180,6 +180,48 @@ TEST_CASE("event loop: pending work ends the poll at once, and the poll spends o
   loop.set_poll_before_sleep(std::chrono::microseconds(1ms));
   (void)pipe_in_loop.SwitchesForNextEvent();
   CHECK(pipe_in_loop.SwitchesForNextEvent() >= 1);  // 20 ms away: past the budget
+}
+
+TEST_CASE("event loop: on two CPUs only one loop of the process polls at a time") {
+  cpu_set_t saved;
+  REQUIRE(sched_getaffinity(0, sizeof saved, &saved) == 0);
+  if (CPU_COUNT(&saved) < 2) return;
+  cpu_set_t two;
+  CPU_ZERO(&two);
+  for (int cpu = 0, taken = 0; taken < 2; ++cpu) {
+    if (CPU_ISSET(cpu, &saved)) {
+      CPU_SET(cpu, &two);
+      ++taken;
+    }
+  }
+  std::atomic<bool> first_polls{false};
+  long first_switches = -1;
+  long second_switches = -1;
+  // The first loop polls for an event 300 ms away; the second, which also just worked, must
+  // sleep for its own event meanwhile: the one polling slot that two CPUs allow is taken.
+  std::thread first([&] {
+    CHECK(sched_setaffinity(0, sizeof two, &two) == 0);
+    EventLoop loop;
+    loop.set_poll_before_sleep(std::chrono::microseconds(5s));
+    PipeInLoop pipe_in_loop(loop);
+    (void)pipe_in_loop.SwitchesForNextEvent();
+    first_polls = true;
+    first_switches = pipe_in_loop.SwitchesForNextEvent(300ms);
+  });
+  std::thread second([&] {
+    CHECK(sched_setaffinity(0, sizeof two, &two) == 0);
+    EventLoop loop;
+    loop.set_poll_before_sleep(std::chrono::microseconds(5s));
+    PipeInLoop pipe_in_loop(loop);
+    (void)pipe_in_loop.SwitchesForNextEvent();
+    while (!first_polls) std::this_thread::sleep_for(1ms);
+    std::this_thread::sleep_for(50ms);  // the first loop is polling by now
+    second_switches = pipe_in_loop.SwitchesForNextEvent();
+  });
+  first.join();
+  second.join();
+  CHECK(first_switches == 0);
+  CHECK(second_switches >= 1);
 }
 
 TEST_CASE("event loop: no poll when the thread may use one CPU only, or with a zero budget") {
