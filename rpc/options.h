@@ -135,7 +135,7 @@ struct ServerOptions {
   /// After it handled something, each I/O thread keeps polling its sockets and queue for up to
   /// this long before it sleeps (see ChannelOptions::poll_before_sleep). Off by default: with
   /// many calls in flight it only shrinks the batches the I/O thread works in (measured on 2
-  /// CPUs, 8 to 64 client threads: 20-35 % more server CPU per call, no more calls/s). For calls
+  /// CPUs, 8 to 64 client threads: 20-30 % more server CPU per call, no more calls/s). For calls
   /// one at a time it pays: on the same machine 50 µs halved the p50 of a grpc++ client's unary
   /// calls (about 100 → 50 µs) and cut an h2rpc client's from 37 to under 21 µs. Worth it where
   /// single-call latency matters and CPU is to spare.
