@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -194,26 +195,27 @@ TEST_CASE("event loop: on two CPUs only one loop of the process polls at a time"
       ++taken;
     }
   }
+  // A thread on those two CPUs with a polling loop that has just worked, then `measure`.
+  const auto on_two_cpus_after_work = [&two](const std::function<void(PipeInLoop&)>& measure) {
+    return std::thread([&two, measure] {
+      CHECK(sched_setaffinity(0, sizeof two, &two) == 0);
+      EventLoop loop;
+      loop.set_poll_before_sleep(std::chrono::microseconds(5s));
+      PipeInLoop pipe_in_loop(loop);
+      (void)pipe_in_loop.SwitchesForNextEvent();
+      measure(pipe_in_loop);
+    });
+  };
   std::atomic<bool> first_polls{false};
   long first_switches = -1;
   long second_switches = -1;
   // The first loop polls for an event 300 ms away; the second, which also just worked, must
   // sleep for its own event meanwhile: the one polling slot that two CPUs allow is taken.
-  std::thread first([&] {
-    CHECK(sched_setaffinity(0, sizeof two, &two) == 0);
-    EventLoop loop;
-    loop.set_poll_before_sleep(std::chrono::microseconds(5s));
-    PipeInLoop pipe_in_loop(loop);
-    (void)pipe_in_loop.SwitchesForNextEvent();
+  std::thread first = on_two_cpus_after_work([&](PipeInLoop& pipe_in_loop) {
     first_polls = true;
     first_switches = pipe_in_loop.SwitchesForNextEvent(300ms);
   });
-  std::thread second([&] {
-    CHECK(sched_setaffinity(0, sizeof two, &two) == 0);
-    EventLoop loop;
-    loop.set_poll_before_sleep(std::chrono::microseconds(5s));
-    PipeInLoop pipe_in_loop(loop);
-    (void)pipe_in_loop.SwitchesForNextEvent();
+  std::thread second = on_two_cpus_after_work([&](PipeInLoop& pipe_in_loop) {
     while (!first_polls) std::this_thread::sleep_for(1ms);
     std::this_thread::sleep_for(50ms);  // the first loop is polling by now
     second_switches = pipe_in_loop.SwitchesForNextEvent();
