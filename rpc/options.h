@@ -61,8 +61,9 @@ struct ChannelOptions {
   /// next call, is taken without a wake-up (two context switches; on a virtual machine waking
   /// an idle CPU can cost more than the call). At most this much CPU per burst of work; 50 µs
   /// about halves single-call latency on loopback. Zero: sleep at once (the least CPU). Not
-  /// used on a thread that can run on one CPU only, nor while I/O threads of the process
-  /// already poll on half the CPUs it can run on.
+  /// used on a thread that can run on one CPU only, nor under a cgroup CPU quota of less than
+  /// two CPUs (a container's cpu.max: polls would spend the quota and get the process
+  /// throttled), nor while I/O threads of the process already poll on half the CPUs it can use.
   std::chrono::microseconds poll_before_sleep{50};
 };
 

@@ -1,8 +1,8 @@
 #include "transport/event_loop.h"
 
+#include "transport/cpu_quota.h"
 #include "transport/cpu_relax.h"
 
-#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -147,15 +147,14 @@ namespace {
 
 // Loops of this process polling right now. Many channels (a fan-out client) or I/O threads
 // finishing work together must not occupy every CPU with polls while the threads they wait for
-// need one: a loop polls only while fewer than half the CPUs it may run on are polling.
+// need one: a loop polls only while fewer than half the CPUs it may use are polling (its
+// affinity mask, lowered to the process's cgroup CPU quota).
 std::atomic<int> loops_polling{0};
 
 }  // namespace
 
 void EventLoop::set_poll_before_sleep(std::chrono::microseconds budget) {
-  cpu_set_t cpus;
-  const int cpu_count = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 2;
-  max_loops_polling_ = cpu_count / 2;
+  max_loops_polling_ = UsableCpus() / 2;
   poll_before_sleep_ = max_loops_polling_ > 0 ? budget : std::chrono::microseconds::zero();
 }
 

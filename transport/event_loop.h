@@ -49,8 +49,9 @@ class EventLoop {
 
   /// I/O thread. When a pass found work, the next RunOnce polls (epoll without sleeping, and
   /// `has_pending_work`) for up to `budget` before it sleeps. Zero: sleep at once. Ignored when
-  /// the thread may run on one CPU only (whatever we wait for could not run meanwhile), and
-  /// while loops of this process already poll on half the CPUs it may run on.
+  /// the thread may use one CPU only (whatever we wait for could not run meanwhile) — its
+  /// affinity mask, or the process's cgroup CPU quota under two CPUs — and while loops of this
+  /// process already poll on half the CPUs it may use.
   void set_poll_before_sleep(std::chrono::microseconds budget);
 
  private:

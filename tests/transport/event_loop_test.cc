@@ -1,6 +1,6 @@
 // EventLoop: cross-thread wake-ups are never lost, timers fire in order and can be cancelled,
 // fd callbacks run and may remove themselves, a loop that just worked polls before it sleeps
-// (and only then, and never on one CPU).
+// (and only then, never on one CPU, nor under a CPU quota of less than two).
 #include "transport/event_loop.h"
 
 #include <doctest/doctest.h>
@@ -15,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "transport/cpu_quota.h"
 #include "transport/mpsc_queue.h"
 
 namespace h2rpc::transport {
@@ -156,9 +157,7 @@ TEST_CASE(
   // delivers within it.
   loop.set_poll_before_sleep(std::chrono::microseconds(5s));
   PipeInLoop pipe_in_loop(loop);
-  cpu_set_t cpus;
-  REQUIRE(sched_getaffinity(0, sizeof cpus, &cpus) == 0);
-  if (CPU_COUNT(&cpus) < 2) return;  // polling is off on one CPU (next test)
+  if (UsableCpus() < 2) return;  // polling is off on one CPU (below), or under a small quota
   // The first event comes after an idle pass: the loop sleeps for it.
   loop.RunOnce(0ms, nullptr);
   CHECK(pipe_in_loop.SwitchesForNextEvent() >= 1);
@@ -186,7 +185,7 @@ TEST_CASE("event loop: pending work ends the poll at once, and the poll spends o
 TEST_CASE("event loop: on two CPUs only one loop of the process polls at a time") {
   cpu_set_t saved;
   REQUIRE(sched_getaffinity(0, sizeof saved, &saved) == 0);
-  if (CPU_COUNT(&saved) < 2) return;
+  if (UsableCpus() < 2) return;
   cpu_set_t two;
   CPU_ZERO(&two);
   for (int cpu = 0, taken = 0; taken < 2; ++cpu) {
@@ -224,6 +223,21 @@ TEST_CASE("event loop: on two CPUs only one loop of the process polls at a time"
   second.join();
   CHECK(first_switches == 0);
   CHECK(second_switches >= 1);
+}
+
+TEST_CASE("event loop: no poll when the process's cgroup CPU quota is under two CPUs") {
+  // Only inside such a cgroup (elsewhere there is nothing to check); for example, as root on a
+  // cgroup v2 system:
+  //   mkdir /sys/fs/cgroup/half && echo "50000 100000" > /sys/fs/cgroup/half/cpu.max
+  //   sh -c 'echo $$ > /sys/fs/cgroup/half/cgroup.procs && exec transport_tests -tc="*quota*"'
+  const std::optional<double> limit = ProcessCpuLimit();
+  if (!limit || *limit >= 2) return;
+  CHECK(UsableCpus() < 2);
+  EventLoop loop;
+  loop.set_poll_before_sleep(std::chrono::microseconds(5s));  // ignored: under two CPUs
+  PipeInLoop pipe_in_loop(loop);
+  (void)pipe_in_loop.SwitchesForNextEvent();
+  CHECK(pipe_in_loop.SwitchesForNextEvent() >= 1);
 }
 
 TEST_CASE("event loop: no poll when the thread may use one CPU only, or with a zero budget") {
