@@ -116,7 +116,8 @@ CpuCgroup FindCpuCgroup(std::string_view proc_self_cgroup, std::string_view moun
     // id parent major:minor root mount-point options [optional...] - fstype source super-options
     const std::vector<std::string_view> fields = Split(line, ' ');
     const auto dash = std::find(fields.begin(), fields.end(), "-");
-    if (fields.size() < 5 || dash == fields.end() || std::distance(dash, fields.end()) < 4) continue;
+    if (fields.size() < 5 || dash == fields.end() || std::distance(dash, fields.end()) < 4)
+      continue;
     const std::string_view fstype = dash[1];
     const std::string_view super_options = dash[3];
     Mount mount{Unescape(fields[3]), Unescape(fields[4])};

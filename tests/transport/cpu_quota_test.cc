@@ -72,8 +72,8 @@ TEST_CASE("a mount of part of the hierarchy: the path is taken relative to the m
 }
 
 TEST_CASE("mount points with escaped spaces, and no cpu hierarchy at all") {
-  const CpuCgroup cgroup = FindCpuCgroup(
-      "0::/a\n", "30 22 0:26 / /mnt/cg\\040root rw - cgroup2 cgroup2 rw\n");
+  const CpuCgroup cgroup =
+      FindCpuCgroup("0::/a\n", "30 22 0:26 / /mnt/cg\\040root rw - cgroup2 cgroup2 rw\n");
   CHECK(cgroup.dirs == std::vector<std::string>{"/mnt/cg root/a", "/mnt/cg root"});
   CHECK(FindCpuCgroup("5:memory:/x\n", kHybridMountinfo).dirs.empty());
   CHECK(FindCpuCgroup("", "").dirs.empty());
@@ -121,7 +121,8 @@ TEST_CASE("the smallest limit along the path applies, whichever level sets it") 
   tree.Write("cg/slice/app/cpu.max", "20000 100000\n");
   CHECK(*ReadCpuLimit(cgroup) == doctest::Approx(0.2));
 
-  const std::string v1_mountinfo = "34 25 0:30 / " + mount + "1 rw - cgroup cgroup rw,cpu,cpuacct\n";
+  const std::string v1_mountinfo =
+      "34 25 0:30 / " + mount + "1 rw - cgroup cgroup rw,cpu,cpuacct\n";
   const CpuCgroup v1 = FindCpuCgroup("4:cpu,cpuacct:/job\n", v1_mountinfo);
   tree.Write("cg1/job/cpu.cfs_quota_us", "-1\n");
   tree.Write("cg1/job/cpu.cfs_period_us", "100000\n");
