@@ -6,9 +6,11 @@
 //
 // What this reaches that the plaintext harnesses do not: h2rpc's OpenSSL glue
 // (transport/openssl_session.cc, its socket BIO, the handshake driven from the event loop, the
-// client's certificate check and session resumption, reads of partial records and of records
-// holding several frames, KeyUpdate, close_notify, a TCP end without close_notify, and bytes that
-// are not TLS at all arriving mid-connection).
+// client's certificate check, session resumption — the server's by a session of an earlier
+// input (about one handshake in fifteen), the client's only when an input makes it reconnect
+// (rare: each input listens on a new port, and the client keys sessions by address) — reads of
+// partial records and of records holding several frames, KeyUpdate, close_notify, a TCP end without
+// close_notify, and bytes that are not TLS at all arriving mid-connection).
 #pragma once
 
 #include <fcntl.h>
@@ -91,6 +93,10 @@ struct TlsChoices {
   // false: the harness's ALPN leaves h2 out (as a client it offers only http/1.1, as a server it
   // selects none), and the h2rpc end must refuse the connection
   bool offer_h2 = true;
+  // As a client: offer the newest session the server gave an earlier input's connection of the
+  // same TLS version (a TLS 1.3 ticket or a TLS 1.2 session ticket), which the h2rpc server must
+  // resume. Ignored by the server end.
+  bool resume = false;
   enum class Ending : uint8_t { kFin, kCloseNotify, kGarbage, kKeyUpdate } ending = Ending::kFin;
 
   static TlsChoices From(uint8_t byte) {
@@ -99,10 +105,33 @@ struct TlsChoices {
     c.record_size = kRecordSizes[byte & 3];
     c.ending = static_cast<Ending>((byte >> 2) & 3);
     c.tls12 = (byte & 16) != 0;
-    c.offer_h2 = (byte & 0xe0) != 0xe0;  // one input in eight leaves h2 out
+    const unsigned top = byte >> 5;
+    c.offer_h2 = top != 7;            // one input in eight leaves h2 out
+    c.resume = top == 1 || top == 2;  // two in eight resume
     return c;
   }
 };
+
+// The newest session the server issued to the harness's client, per TLS version (0: 1.2,
+// 1: 1.3). Each is offered once: a TLS 1.3 server may treat tickets as single-use.
+struct SessionFree {
+  void operator()(SSL_SESSION* session) const { SSL_SESSION_free(session); }
+};
+using SessionPtr = std::unique_ptr<SSL_SESSION, SessionFree>;
+inline SessionPtr& SavedSession(bool tls13) {
+  static SessionPtr saved[2];
+  return saved[tls13 ? 1 : 0];
+}
+
+inline int KeepNewestSession(SSL* ssl, SSL_SESSION* session) {
+  if (SSL_SESSION_is_resumable(session) != 1) return 0;
+  // A copy: OpenSSL marks the connection's own session unresumable if the connection ends
+  // without close_notify, as many inputs end it.
+  SessionPtr copy(SSL_SESSION_dup(session));
+  FUZZ_CHECK(copy != nullptr);
+  SavedSession(SSL_version(ssl) >= TLS1_3_VERSION) = std::move(copy);
+  return 0;  // OpenSSL keeps its reference to `session`
+}
 
 inline SSL_CTX* ClientContext() {
   static SSL_CTX* const context = [] {
@@ -110,6 +139,8 @@ inline SSL_CTX* ClientContext() {
     FUZZ_CHECK(ctx != nullptr);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);  // the harness trusts its own server
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx, KeepNewestSession);
     return ctx;
   }();
   return context;
@@ -174,8 +205,7 @@ class TlsWire {
     FUZZ_CHECK(ssl_ != nullptr);
     FUZZ_CHECK(SSL_set_fd(ssl_.get(), fd_) == 1);
     if (choices_.tls12) SSL_set_max_proto_version(ssl_.get(), TLS1_2_VERSION);
-    if (std::getenv("FUZZ_SERVER_TRACE") != nullptr || std::getenv("FUZZ_CLIENT_TRACE") != nullptr)
-      SSL_set_msg_callback(ssl_.get(), TraceMessage);
+    if (Tracing()) SSL_set_msg_callback(ssl_.get(), TraceMessage);
     if (role == Role::kServer) {
       // Without h2 the server end agrees to no protocol at all (see SelectH2).
       static char decline;
@@ -191,6 +221,12 @@ class TlsWire {
       SSL_set_alpn_protos(ssl_.get(), kHttp11, sizeof kHttp11);
     }
     SSL_set_tlsext_host_name(ssl_.get(), "localhost");
+    if (choices_.resume) {
+      if (SessionPtr session = std::move(SavedSession(!choices_.tls12))) {
+        FUZZ_CHECK(SSL_set_session(ssl_.get(), session.get()) == 1);  // takes its own reference
+        offered_session_ = true;
+      }
+    }
     SSL_set_connect_state(ssl_.get());
   }
   TlsWire(const TlsWire&) = delete;
@@ -216,10 +252,18 @@ class TlsWire {
     unsigned int alpn_length = 0;
     SSL_get0_alpn_selected(ssl_.get(), &alpn, &alpn_length);
     const std::string_view agreed(reinterpret_cast<const char*>(alpn), alpn_length);
+    if (Tracing()) {
+      std::fprintf(stderr, "trace: tls handshake done, session %s\n",
+                   SSL_session_reused(ssl_.get()) ? "resumed"
+                   : offered_session_             ? "offered but not resumed"
+                                                  : "new");
+    }
     if (role_ == Role::kClient) {
       // The h2rpc server speaks only h2: anything else agreed is a bug in its ALPN callback.
       FUZZ_CHECK(agreed == "h2");
       FUZZ_CHECK(choices_.offer_h2);
+      // A session the server issued moments ago, of this version: it must take it back.
+      if (offered_session_) FUZZ_CHECK(SSL_session_reused(ssl_.get()) == 1);
     } else {
       FUZZ_CHECK(agreed == (choices_.offer_h2 ? "h2" : ""));
     }
@@ -255,8 +299,7 @@ class TlsWire {
     if (ret > 0) return ret;
     const int error = SSL_get_error(ssl_.get(), ret);
     if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) return kWouldBlock;
-    if (std::getenv("FUZZ_SERVER_TRACE") != nullptr ||
-        std::getenv("FUZZ_CLIENT_TRACE") != nullptr) {
+    if (Tracing()) {
       std::fprintf(stderr, "trace: tls read ended: SSL error %d, errno %d\n", error, errno);
       ERR_print_errors_fp(stderr);
     }
@@ -308,6 +351,11 @@ class TlsWire {
     }
   }
 
+  static bool Tracing() {
+    return std::getenv("FUZZ_SERVER_TRACE") != nullptr ||
+           std::getenv("FUZZ_CLIENT_TRACE") != nullptr;
+  }
+
   static void TraceMessage(int write_p, int version, int content_type, const void* buf, size_t len,
                            SSL*, void*) {
     if (content_type == SSL3_RT_HEADER || content_type == SSL3_RT_INNER_CONTENT_TYPE) return;
@@ -323,6 +371,7 @@ class TlsWire {
   int fd_;
   TlsChoices choices_;
   Role role_;
+  bool offered_session_ = false;
   std::unique_ptr<SSL, SslFree> ssl_;
 };
 
