@@ -325,6 +325,7 @@ void ServerConnection::SendQueuedAndClose() {
 
 void ServerConnection::Pump() {
   if (closed_ || session_ == nullptr) return;
+  if (final_goaway_due_) SendFinalGoaway();
   for (int round = 0; round < kMaxPumpRounds; ++round) {
     if (output_.size() < options_.limits.max_pending_output) {
       const int rv = nghttp2_session_send(session_);
@@ -508,9 +509,11 @@ int ServerConnection::OnBeginHeaders(const nghttp2_frame* frame) {
     return 0;
   }
   // Refuse before any work: beyond the advertised limit on this connection, beyond the handler
-  // cap across connections, or while the server cancels everything at shutdown.
+  // cap across connections, while the server cancels everything at shutdown, or above the last
+  // stream id our final GOAWAY names (nghttp2 accepts new streams until that GOAWAY is written,
+  // and the client takes such a stream as never processed: it may send it again elsewhere).
   if (io_->cancelling_all() || stream_count_ >= options_.max_concurrent_streams ||
-      transport_->handler()->AtCapacity()) {
+      transport_->handler()->AtCapacity() || (final_goaway_sent_ && id > final_goaway_last_id_)) {
     Refuse(id);
     return 0;
   }
@@ -583,7 +586,12 @@ int ServerConnection::OnFrameRecv(const nghttp2_frame* frame) {
       }
       if ((frame->hd.flags & NGHTTP2_FLAG_ACK) && shutdown_notice_sent_ &&
           std::memcmp(frame->ping.opaque_data, kShutdownPing, sizeof kShutdownPing) == 0) {
-        SendFinalGoaway();  // one round trip after the notice: in-flight streams have arrived
+        // One round trip after the notice every stream the client opened before it has
+        // arrived, but maybe not been read yet: HEADERS written just behind the ACK can be in
+        // this same buffer. The final GOAWAY names the last stream id once the buffer is done
+        // (Pump); naming it here declared such streams unprocessed while we processed them,
+        // and gRPC clients retried them (found with peers/grpcio/chaos_client.py).
+        final_goaway_due_ = true;
       }
       break;
     default:
@@ -1091,6 +1099,7 @@ void ServerConnection::BeginGracefulGoaway(Clock::time_point by, const char* deb
 }
 
 void ServerConnection::SendFinalGoaway() {
+  final_goaway_due_ = false;
   if (closed_ || final_goaway_sent_) return;
   if (session_ == nullptr) {
     // Mid TLS handshake: no call to let finish. Closed from a timer, since our caller may be
@@ -1098,16 +1107,20 @@ void ServerConnection::SendFinalGoaway() {
     SetHandshakeDeadline(Clock::now());
     return;
   }
-  final_goaway_sent_ = true;
   if (goaway_timer_ != 0) {
     io_->loop().CancelTimer(goaway_timer_);
     goaway_timer_ = 0;
   }
-  nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE,
-                        nghttp2_session_get_last_proc_stream_id(session_), NGHTTP2_NO_ERROR,
-                        reinterpret_cast<const uint8_t*>(goaway_debug_),
-                        std::strlen(goaway_debug_));
+  SubmitFinalGoaway(NGHTTP2_NO_ERROR, goaway_debug_);
   io_->MarkDirty(this);
+}
+
+void ServerConnection::SubmitFinalGoaway(uint32_t error_code, std::string_view debug) {
+  final_goaway_last_id_ = nghttp2_session_get_last_proc_stream_id(session_);
+  nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, final_goaway_last_id_, error_code,
+                        reinterpret_cast<const uint8_t*>(debug.data()), debug.size());
+  final_goaway_sent_ = true;
+  final_goaway_due_ = false;
 }
 
 void ServerConnection::CancelAll() {

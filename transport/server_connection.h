@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -123,6 +124,9 @@ class ServerConnection {
   /// or comes at `final_by`. Running calls continue. Once per connection.
   void BeginGracefulGoaway(std::chrono::steady_clock::time_point final_by, const char* debug);
   void SendFinalGoaway();
+  /// Submits GOAWAY(last stream processed, `error_code`, `debug`); from then on a new stream
+  /// above that id is refused, never processed (the client may retry it elsewhere).
+  void SubmitFinalGoaway(uint32_t error_code, std::string_view debug);
   void CancelAll();
   /// Cancels every call, frees the session, closes the socket. Idempotent.
   void Close();
@@ -209,6 +213,10 @@ class ServerConnection {
   bool dirty_ = false;
   bool settings_patch_pending_ = false;
   bool final_goaway_sent_ = false;
+  // The shutdown PING's ACK arrived: the final GOAWAY goes out before the next write, once the
+  // streams read with the ACK are processed too.
+  bool final_goaway_due_ = false;
+  int32_t final_goaway_last_id_ = 0;  // the last stream id our final GOAWAY names
   bool shutdown_notice_sent_ = false;
   EventLoop::TimerId goaway_timer_ = 0;
   const char* goaway_debug_ = "";  // final GOAWAY's debug data: why the connection ends

@@ -78,12 +78,8 @@ bool ServerKeepalive::OnPingReceived() {
   if (!strikes_.OnPingReceived(KeepaliveClock::now(), c.stream_count_ > 0)) return true;
   too_many_pings_ = true;
   // Streams up to the last one we processed still finish (bounded by kTooManyPingsGrace);
-  // nghttp2 refuses newer ones, and the connection closes when the last call ends.
-  const auto& debug = kTooManyPingsDebugData;
-  nghttp2_submit_goaway(
-      c.session_, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(c.session_),
-      NGHTTP2_ENHANCE_YOUR_CALM, reinterpret_cast<const uint8_t*>(debug.data()), debug.size());
-  c.final_goaway_sent_ = true;
+  // newer ones are refused, and the connection closes when the last call ends.
+  c.SubmitFinalGoaway(NGHTTP2_ENHANCE_YOUR_CALM, kTooManyPingsDebugData);
   c.shutdown_notice_sent_ = true;
   if (c.goaway_timer_ != 0) {
     loop_.CancelTimer(c.goaway_timer_);

@@ -265,6 +265,54 @@ TEST_CASE("keepalive: PINGs every 10 ms → GOAWAY(ENHANCE_YOUR_CALM, \"too_many
   CHECK(honest.Unary("/t.F/Echo", "ok").GrpcStatus().ok());
 }
 
+TEST_CASE(
+    "keepalive: a stream read right behind the PING that earns too_many_pings is not processed") {
+  // The GOAWAY is decided inside the PING's callback; the HEADERS that follow it in the same
+  // read are above the last stream id it names, so the client will take them as unprocessed.
+  // The handlers answer only once the GOAWAY is in: a response would reset the PING strikes.
+  std::atomic<int> handled{0};
+  std::atomic<bool> answer{false};
+  auto ts = StartServer([&](ServerBuilder& b) {
+    b.RegisterMethod("/t.F/Echo", RpcKind::kUnary, [&](ServerContext& ctx, ServerCall& call) {
+      handled.fetch_add(1);
+      Eventually([&] { return answer.load(); }, 5000ms);
+      return EchoHandler(ctx, call);
+    });
+  });
+  RawPeer peer(ts.port);
+  REQUIRE(peer.connected());
+  std::vector<int32_t> ids;
+  for (uint64_t ping = 1; ping <= 20 && !peer.goaway_received() && !peer.closed(); ++ping) {
+    std::string opaque(8, '\0');
+    std::memcpy(opaque.data(), &ping, 8);
+    const int32_t id = peer.NextStreamId();
+    ids.push_back(id);
+    std::string bytes = RawPeer::FrameBytes(kPing, 0, 0, opaque);
+    bytes += RawPeer::FrameBytes(kHeaders, kEndHeaders, id,
+                                 peer.EncodeHeaderBlock(GrpcRequest("/t.F/Echo")));
+    bytes += RawPeer::FrameBytes(kData, kEndStream, id, GrpcFrame("m"));
+    peer.SendRaw(bytes);  // one write: the server reads PING and request together
+    peer.RunUntil([&] { return peer.goaway_received(); }, 20ms);
+  }
+  answer = true;
+  REQUIRE(peer.goaway_received());
+  CHECK(peer.goaway_error() == 0xb);  // ENHANCE_YOUR_CALM
+  const int32_t last = peer.goaway_last_stream_id();
+  peer.RunUntil([] { return false; }, 2000ms);  // until the connection ends
+  int processed = 0;
+  for (int32_t id : ids) {
+    if (id <= last) {
+      ++processed;
+      CHECK(peer.stream(id).GrpcStatus().ok());
+    } else {
+      CHECK_FALSE(peer.stream(id).end_stream);  // no response: refused, or ignored
+      if (peer.stream(id).reset) CHECK(peer.stream(id).rst_code == 0x7);  // REFUSED_STREAM
+    }
+  }
+  CHECK(ids.back() > last);  // the stream behind the offending PING
+  CHECK(handled.load() == processed);
+}
+
 TEST_CASE("keepalive: a client pinging no faster than keepalive_min_time is never struck") {
   PeerLog log;
   auto ts = StartServer([&](ServerBuilder& b) {

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -290,6 +291,54 @@ TEST_CASE("server: Shutdown lets running calls finish before the deadline") {
   CHECK(peer.goaways().front().first == 0x7fffffff);  // the shutdown notice
   CHECK(peer.goaways().back().first == id);           // the final GOAWAY: last stream processed
   CHECK(peer.goaways().back().second == 0);           // NO_ERROR
+}
+
+TEST_CASE(
+    "server: Shutdown — a stream that arrives with the notice PING's ACK is processed and named "
+    "by the final GOAWAY; one after that GOAWAY is not processed") {
+  // A client's HEADERS written just behind its PING ACK arrive in the same read. If the final
+  // GOAWAY named the last stream before them, a gRPC client would retry a call the server ran.
+  std::atomic<int> calls{0};
+  auto ts = StartServer([&](ServerBuilder& b) {
+    b.RegisterMethod("/t.L/Work", RpcKind::kUnary, [&](ServerContext& ctx, ServerCall& call) {
+      calls.fetch_add(1);
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      return EchoHandler(ctx, call);
+    });
+  });
+  RawPeer peer(ts.port);
+  peer.set_auto_ack(false);
+  std::thread shutdown(
+      [&] { ts.server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5)); });
+  std::optional<Frame> ping;
+  bool notice = false;
+  while (!(notice && ping)) {  // the final GOAWAY would follow within a second: read no further
+    const std::optional<Frame> f = peer.ReadFrame(3000ms);
+    if (!f) break;
+    if (f->type == kGoaway) notice = true;
+    if (f->type == kPing && (f->flags & kAck) == 0) ping = f;
+  }
+  REQUIRE(notice);
+  REQUIRE(ping.has_value());
+  const int32_t id = peer.NextStreamId();
+  std::string bytes = RawPeer::FrameBytes(kPing, kAck, 0, ping->payload);
+  bytes += RawPeer::FrameBytes(kHeaders, kEndHeaders, id,
+                               peer.EncodeHeaderBlock(GrpcRequest("/t.L/Work")));
+  bytes += RawPeer::FrameBytes(kData, kEndStream, id, GrpcFrame("in time"));
+  REQUIRE(peer.SendRaw(bytes));
+  REQUIRE(peer.RunUntil([&] { return !peer.goaways().empty(); }));
+  CHECK(peer.goaways().back().first == id);
+  CHECK(peer.goaways().back().second == 0);
+  const int32_t late = peer.NextStreamId();
+  peer.SendUnary(late, "/t.L/Work", "too late");
+  REQUIRE(peer.WaitStream(id));
+  CHECK(peer.stream(id).GrpcStatus().ok());
+  CHECK(peer.stream(id).Messages() == std::vector<std::string>{"in time"});
+  peer.RunUntil([&] { return peer.closed(); }, 2000ms);
+  shutdown.join();
+  CHECK(calls.load() == 1);
+  CHECK_FALSE(peer.stream(late).end_stream);  // no response: ignored, or refused with a reset
+  if (peer.stream(late).reset) CHECK(peer.stream(late).rst_code == 0x7);  // REFUSED_STREAM
 }
 
 TEST_CASE(
