@@ -44,6 +44,10 @@ constexpr int kMaxReadsPerEvent = 16;
 constexpr size_t kCopyBelow = 1024;
 /// Rounds of "produce, then write" per Pump before yielding to the event loop.
 constexpr int kMaxPumpRounds = 8;
+/// Longest a finished connection's socket stays half-closed for the client's last bytes.
+constexpr auto kLingerTime = std::chrono::seconds(1);
+/// ... and the most it discards: a client finishing up sends a few frames, not a stream.
+constexpr size_t kLingerBytes = 256 * 1024;
 /// Longest wait for a PING ACK between the shutdown notice and the final GOAWAY.
 constexpr auto kShutdownNoticeRtt = std::chrono::seconds(1);
 /// How long the status of a call ended early (deadline, shutdown) may wait behind a partly
@@ -344,7 +348,9 @@ void ServerConnection::Pump() {
   }
   if (output_.empty() && nghttp2_session_want_read(session_) == 0 &&
       nghttp2_session_want_write(session_) == 0) {
-    Close();  // GOAWAY exchanged and no stream left, or nghttp2 terminated the session
+    // GOAWAY exchanged and no stream left, or nghttp2 ended the session (a flood, a protocol
+    // error: no lingering for those).
+    Close(/*linger=*/final_goaway_graceful_);
     return;
   }
   UpdateInterest();
@@ -363,7 +369,7 @@ void ServerConnection::UpdateInterest() {
   }
 }
 
-void ServerConnection::Close() {
+void ServerConnection::Close(bool linger) {
   if (closed_) return;
   closed_ = true;
   if (goaway_timer_ != 0) {
@@ -384,9 +390,13 @@ void ServerConnection::Close() {
   nghttp2_session_del(session_);
   session_ = nullptr;
   if (registered_) io_->loop().Remove(fd_);
-  ::close(fd_);
+  if (linger && output_.empty()) {
+    io_->Linger(fd_);  // counted as open until the socket closes: Shutdown waits for it
+  } else {
+    ::close(fd_);
+    transport_->OnConnectionClosed();
+  }
   output_.Clear();
-  transport_->OnConnectionClosed();
   io_->RetireConnection(id_);
 }
 
@@ -1120,6 +1130,7 @@ void ServerConnection::SubmitFinalGoaway(uint32_t error_code, std::string_view d
   nghttp2_submit_goaway(session_, NGHTTP2_FLAG_NONE, final_goaway_last_id_, error_code,
                         reinterpret_cast<const uint8_t*>(debug.data()), debug.size());
   final_goaway_sent_ = true;
+  final_goaway_graceful_ = error_code == NGHTTP2_NO_ERROR;
   final_goaway_due_ = false;
 }
 
@@ -1212,6 +1223,50 @@ void ServerIoThread::RetireConnection(uint64_t id) {
   connections_.erase(it);
 }
 
+void ServerIoThread::Linger(int fd) {
+  // Closing a socket with unread bytes, or that bytes reach later, makes the kernel answer with
+  // a TCP reset. The client's bytes still in flight at our end (WINDOW_UPDATEs for what we sent,
+  // resets of streams we finished, requests written before our GOAWAY was read) would do that;
+  // the reset then fails the client's next write, and gRPC clients fail every call on the
+  // connection, also calls whose responses had arrived but were not read yet (grpcio against
+  // max_connection_age: "Broken pipe", "Connection reset by peer"). A FIN queues behind our data.
+  if (::shutdown(fd, SHUT_WR) != 0) {
+    ::close(fd);
+    transport_->OnConnectionClosed();
+    return;
+  }
+  loop_.Add(fd, EPOLLIN, [this, fd](uint32_t) { DrainLingering(fd); });
+  lingering_[fd].timer = loop_.AddTimer(std::chrono::steady_clock::now() + kLingerTime, [this, fd] {
+    lingering_[fd].timer = 0;
+    EndLinger(fd);
+  });
+}
+
+void ServerIoThread::DrainLingering(int fd) {
+  Lingering& state = lingering_[fd];
+  uint8_t sink[16384];  // discarded: the session that would read these bytes is gone
+  for (int i = 0; i < kMaxReadsPerEvent; ++i) {
+    const ssize_t n = ::recv(fd, sink, sizeof sink, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;  // all taken; more may come
+    if (n <= 0) break;  // EOF: the client closed too; or an error
+    state.discarded += static_cast<size_t>(n);
+    if (state.discarded > kLingerBytes) break;  // not a client finishing up: let it be reset
+    if (i + 1 == kMaxReadsPerEvent) return;     // fair to other sockets: the rest next time
+  }
+  EndLinger(fd);
+}
+
+void ServerIoThread::EndLinger(int fd) {
+  auto it = lingering_.find(fd);
+  if (it == lingering_.end()) return;
+  if (it->second.timer != 0) loop_.CancelTimer(it->second.timer);
+  lingering_.erase(it);
+  loop_.Remove(fd);
+  ::close(fd);
+  transport_->OnConnectionClosed();
+}
+
 void ServerIoThread::HandleCommand(ServerCommand& command) {
   switch (command.type) {
     case ServerCommandType::kSendHeaders:
@@ -1273,6 +1328,7 @@ void ServerIoThread::Run() {
     ::close(fd);
   }
   listeners_.clear();
+  while (!lingering_.empty()) EndLinger(lingering_.begin()->first);
   // Commands still queued (handlers finishing late) are dropped with their references.
   while (queue_.TryPop()) {
   }

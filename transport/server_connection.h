@@ -57,6 +57,10 @@ class ServerIoThread {
   void MarkDirty(ServerConnection* conn);
   /// A closed connection is freed after the current iteration (it may be on the call stack).
   void RetireConnection(uint64_t id);
+  /// Takes the socket of a connection that ended in good order, all our bytes written: sends
+  /// FIN, discards what the client still sends, and closes at its EOF, after kLingerTime, or
+  /// past kLingerBytes. The connection counts as open until then.
+  void Linger(int fd);
   /// A detached stream is released after the current iteration (never inside nghttp2).
   void RetireStream(std::shared_ptr<ServerStream> stream) {
     stream_graveyard_.push_back(std::move(stream));
@@ -74,6 +78,8 @@ class ServerIoThread {
   void HandleCommand(ServerCommand& command);
   void AcceptAll(int listen_fd, const std::shared_ptr<const TlsContext>& tls);
   void ExpireDeadlines();
+  void DrainLingering(int fd);
+  void EndLinger(int fd);
   std::chrono::milliseconds NextWait() const;
   void HeapSwap(size_t a, size_t b);
   void HeapUp(size_t i);
@@ -93,6 +99,11 @@ class ServerIoThread {
   std::vector<std::shared_ptr<ServerStream>> stream_graveyard_;
   std::vector<ServerStream*> deadlines_;  // binary min-heap on io_deadline_
   std::vector<int> listeners_;
+  struct Lingering {
+    EventLoop::TimerId timer = 0;
+    size_t discarded = 0;
+  };
+  std::unordered_map<int, Lingering> lingering_;  // by socket
   ReadSlab read_slab_;
 };
 
@@ -128,8 +139,10 @@ class ServerConnection {
   /// above that id is refused, never processed (the client may retry it elsewhere).
   void SubmitFinalGoaway(uint32_t error_code, std::string_view debug);
   void CancelAll();
-  /// Cancels every call, frees the session, closes the socket. Idempotent.
-  void Close();
+  /// Cancels every call, frees the session, closes the socket. Idempotent. `linger`: the
+  /// connection ended in good order, our bytes are out; the socket lingers
+  /// (ServerIoThread::Linger).
+  void Close(bool linger = false);
   /// The server stops: resets every call whose END_STREAM has not left, gives those frames one
   /// chance to go, then Close().
   void ResetCallsAndClose();
@@ -216,7 +229,8 @@ class ServerConnection {
   // The shutdown PING's ACK arrived: the final GOAWAY goes out before the next write, once the
   // streams read with the ACK are processed too.
   bool final_goaway_due_ = false;
-  int32_t final_goaway_last_id_ = 0;  // the last stream id our final GOAWAY names
+  int32_t final_goaway_last_id_ = 0;    // the last stream id our final GOAWAY names
+  bool final_goaway_graceful_ = false;  // ... and it said NO_ERROR (shutdown, idle, age)
   bool shutdown_notice_sent_ = false;
   EventLoop::TimerId goaway_timer_ = 0;
   const char* goaway_debug_ = "";  // final GOAWAY's debug data: why the connection ends

@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -396,6 +397,31 @@ TEST_CASE("lifetime: max_connection_idle → GOAWAY, and the next call reconnect
   }
   REQUIRE(call->WritesDone());
   CHECK(call->Finish().ok());
+}
+
+TEST_CASE(
+    "lifetime: a connection that ends in good order takes the client's late bytes, no reset") {
+  // The client may still be writing when the server is done (WINDOW_UPDATEs, a reset of a
+  // stream, a request sent before it read the GOAWAY). Answering those with a TCP reset fails
+  // the client's next write, and gRPC clients then fail every call on the connection, also
+  // calls whose responses had arrived but were not read yet.
+  auto ts = StartServer([](ServerBuilder& b) {
+    b.options().max_connection_idle = 100ms;
+    b.RegisterMethod("/t.F/Echo", RpcKind::kUnary, EchoHandler);
+  });
+  RawPeer peer(ts.port);
+  REQUIRE(peer.connected());
+  CHECK(peer.Unary("/t.F/Echo", "m").GrpcStatus().ok());
+  REQUIRE(peer.RunUntil([&] { return peer.closed(); }, 3000ms));  // GOAWAY, then the server's FIN
+  CHECK(peer.goaway_received());
+  // Late bytes: the server's socket must still take them (a reset would fail the second send).
+  const std::string late = RawPeer::FrameBytes(kWindowUpdate, 0, 0, std::string("\0\0\x10\0", 4));
+  CHECK(::send(peer.fd(), late.data(), late.size(), MSG_NOSIGNAL) == ssize_t(late.size()));
+  std::this_thread::sleep_for(100ms);
+  const ssize_t sent = ::send(peer.fd(), late.data(), late.size(), MSG_NOSIGNAL);
+  const int error = sent < 0 ? errno : 0;
+  INFO("second send: " << std::strerror(error));
+  CHECK(sent == ssize_t(late.size()));
 }
 
 TEST_CASE("lifetime: max_connection_age 300 ms under load loses no call") {
