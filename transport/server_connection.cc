@@ -48,12 +48,13 @@ constexpr int kMaxPumpRounds = 8;
 constexpr auto kLingerTime = std::chrono::seconds(1);
 /// ... and the most it discards: a client finishing up sends a few frames, not a stream.
 constexpr size_t kLingerBytes = 256 * 1024;
-/// Longest wait for a PING ACK between the shutdown notice and the final GOAWAY.
+/// Longest wait for the PING ACKs between the shutdown notice and the final GOAWAY.
 constexpr auto kShutdownNoticeRtt = std::chrono::seconds(1);
 /// How long the status of a call ended early (deadline, shutdown) may wait behind a partly
 /// sent message before the stream is reset instead.
 constexpr auto kDeadlineGrace = std::chrono::seconds(1);
 constexpr uint8_t kShutdownPing[8] = {'h', '2', 'r', 'p', 'c', 'b', 'y', 'e'};
+constexpr uint8_t kShutdownPing2[8] = {'h', '2', 'r', 'p', 'c', 'b', 'y', '2'};
 
 constexpr uint8_t kNoCopy = NGHTTP2_NV_FLAG_NO_COPY_NAME | NGHTTP2_NV_FLAG_NO_COPY_VALUE;
 
@@ -594,14 +595,23 @@ int ServerConnection::OnFrameRecv(const nghttp2_frame* frame) {
           !keepalive_->OnPingReceived()) {
         break;  // GOAWAY(ENHANCE_YOUR_CALM) is queued; the connection ends with its calls
       }
-      if ((frame->hd.flags & NGHTTP2_FLAG_ACK) && shutdown_notice_sent_ &&
-          std::memcmp(frame->ping.opaque_data, kShutdownPing, sizeof kShutdownPing) == 0) {
-        // One round trip after the notice every stream the client opened before it has
-        // arrived, but maybe not been read yet: HEADERS written just behind the ACK can be in
-        // this same buffer. The final GOAWAY names the last stream id once the buffer is done
-        // (Pump); naming it here declared such streams unprocessed while we processed them,
-        // and gRPC clients retried them (found with peers/grpcio/chaos_client.py).
-        final_goaway_due_ = true;
+      if ((frame->hd.flags & NGHTTP2_FLAG_ACK) && shutdown_notice_sent_ && !final_goaway_sent_) {
+        // The client opens no stream once it has read the notice, but it may still be writing
+        // streams it opened before: gRPC's C core takes the stream id when a call starts and
+        // writes the HEADERS in a later write, after the notice's PING ACK (seen with grpcio
+        // under max_connection_age, the PING ACK queued behind megabytes of requests). A second
+        // PING, sent once the first ACK is read, is answered after those HEADERS were
+        // written; its ACK ends the wait. Then the final GOAWAY names the last stream id once
+        // the whole read is done (Pump): naming it inside this callback declared streams in the
+        // same buffer unprocessed while we processed them. gRPC clients retry a stream a GOAWAY
+        // excludes, and grpcio 1.51 can lose a message when it does (a StreamIn call ended OK
+        // with one message fewer).
+        if (std::memcmp(frame->ping.opaque_data, kShutdownPing, sizeof kShutdownPing) == 0) {
+          nghttp2_submit_ping(session_, NGHTTP2_FLAG_NONE, kShutdownPing2);
+        } else if (std::memcmp(frame->ping.opaque_data, kShutdownPing2, sizeof kShutdownPing2) ==
+                   0) {
+          final_goaway_due_ = true;
+        }
       }
       break;
     default:

@@ -131,8 +131,9 @@ class ServerConnection {
   void OnStreamCommand(ServerCommand& command);
   void OnDeadline(ServerStream* stream);
   void BeginShutdown();
-  /// Shutdown notice and PING now; the final GOAWAY (NO_ERROR, `debug`) follows the PING ACK
-  /// or comes at `final_by`. Running calls continue. Once per connection.
+  /// Shutdown notice and PING now; the final GOAWAY (NO_ERROR, `debug`) follows the ACK of a
+  /// second PING sent at the first one's ACK, or comes at `final_by`. Running calls continue.
+  /// Once per connection.
   void BeginGracefulGoaway(std::chrono::steady_clock::time_point final_by, const char* debug);
   void SendFinalGoaway();
   /// Submits GOAWAY(last stream processed, `error_code`, `debug`); from then on a new stream

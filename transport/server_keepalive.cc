@@ -14,7 +14,7 @@ namespace {
 constexpr uint8_t kKeepalivePing[8] = {'h', '2', 'r', 'p', 'c', 'k', 'a', '!'};
 /// How long a client told "too_many_pings" may still finish the calls it has open.
 constexpr std::chrono::seconds kTooManyPingsGrace{5};
-/// Longest wait for the PING ACK between a lifetime GOAWAY notice and the final GOAWAY.
+/// Longest wait for the PING ACKs between a lifetime GOAWAY notice and the final GOAWAY.
 constexpr std::chrono::seconds kNoticeRoundTrip{1};
 
 double UnitRandom() {

@@ -294,10 +294,13 @@ TEST_CASE("server: Shutdown lets running calls finish before the deadline") {
 }
 
 TEST_CASE(
-    "server: Shutdown — a stream that arrives with the notice PING's ACK is processed and named "
-    "by the final GOAWAY; one after that GOAWAY is not processed") {
-  // A client's HEADERS written just behind its PING ACK arrive in the same read. If the final
-  // GOAWAY named the last stream before them, a gRPC client would retry a call the server ran.
+    "server: Shutdown — streams the client writes up to its second PING ACK are processed and "
+    "named by the final GOAWAY; one after that GOAWAY is not processed") {
+  // gRPC's C core takes a stream id when a call starts and may write the HEADERS after it ACKed
+  // the notice's PING. The server PINGs once more at that ACK and sends the final GOAWAY after
+  // the second ACK: a GOAWAY naming an earlier stream would have the client retry (or fail)
+  // calls it had sent in time, and with the HEADERS read in the same buffer as an ACK, retry a
+  // call the server ran.
   std::atomic<int> calls{0};
   auto ts = StartServer([&](ServerBuilder& b) {
     b.RegisterMethod("/t.L/Work", RpcKind::kUnary, [&](ServerContext& ctx, ServerCall& call) {
@@ -310,33 +313,49 @@ TEST_CASE(
   peer.set_auto_ack(false);
   std::thread shutdown(
       [&] { ts.server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5)); });
-  std::optional<Frame> ping;
+  // The notice and its PING. Read no further than needed: without ACKs the final GOAWAY
+  // comes after a second.
+  const auto next_ping = [&](bool* goaway) {
+    std::optional<Frame> ping;
+    while (!ping) {
+      const std::optional<Frame> f = peer.ReadFrame(3000ms);
+      if (!f) break;
+      if (f->type == kGoaway && goaway != nullptr) *goaway = true;
+      if (f->type == kPing && (f->flags & kAck) == 0) ping = f;
+    }
+    return ping;
+  };
   bool notice = false;
-  while (!(notice && ping)) {  // the final GOAWAY would follow within a second: read no further
-    const std::optional<Frame> f = peer.ReadFrame(3000ms);
-    if (!f) break;
-    if (f->type == kGoaway) notice = true;
-    if (f->type == kPing && (f->flags & kAck) == 0) ping = f;
-  }
-  REQUIRE(notice);
+  const std::optional<Frame> ping = next_ping(&notice);
   REQUIRE(ping.has_value());
-  const int32_t id = peer.NextStreamId();
-  std::string bytes = RawPeer::FrameBytes(kPing, kAck, 0, ping->payload);
-  bytes += RawPeer::FrameBytes(kHeaders, kEndHeaders, id,
-                               peer.EncodeHeaderBlock(GrpcRequest("/t.L/Work")));
-  bytes += RawPeer::FrameBytes(kData, kEndStream, id, GrpcFrame("in time"));
-  REQUIRE(peer.SendRaw(bytes));
+  if (!notice) REQUIRE(peer.ReadFrame(3000ms).value_or(Frame{}).type == kGoaway);
+  const auto request = [&](int32_t id, std::string_view message) {
+    return RawPeer::FrameBytes(kHeaders, kEndHeaders, id,
+                               peer.EncodeHeaderBlock(GrpcRequest("/t.L/Work"))) +
+           RawPeer::FrameBytes(kData, kEndStream, id, GrpcFrame(message));
+  };
+  // A stream in the same write as the first ACK, and one written after it.
+  const int32_t with_ack = peer.NextStreamId();
+  REQUIRE(peer.SendRaw(RawPeer::FrameBytes(kPing, kAck, 0, ping->payload) +
+                       request(with_ack, "with the ACK")));
+  const std::optional<Frame> ping2 = next_ping(nullptr);
+  REQUIRE(ping2.has_value());
+  CHECK(ping2->payload != ping->payload);
+  const int32_t after_ack = peer.NextStreamId();
+  REQUIRE(peer.SendRaw(request(after_ack, "after the ACK")));
+  REQUIRE(peer.SendRaw(RawPeer::FrameBytes(kPing, kAck, 0, ping2->payload)));
   REQUIRE(peer.RunUntil([&] { return !peer.goaways().empty(); }));
-  CHECK(peer.goaways().back().first == id);
+  CHECK(peer.goaways().back().first == after_ack);
   CHECK(peer.goaways().back().second == 0);
   const int32_t late = peer.NextStreamId();
   peer.SendUnary(late, "/t.L/Work", "too late");
-  REQUIRE(peer.WaitStream(id));
-  CHECK(peer.stream(id).GrpcStatus().ok());
-  CHECK(peer.stream(id).Messages() == std::vector<std::string>{"in time"});
+  REQUIRE(peer.WaitStream(with_ack));
+  REQUIRE(peer.WaitStream(after_ack));
+  CHECK(peer.stream(with_ack).Messages() == std::vector<std::string>{"with the ACK"});
+  CHECK(peer.stream(after_ack).Messages() == std::vector<std::string>{"after the ACK"});
   peer.RunUntil([&] { return peer.closed(); }, 2000ms);
   shutdown.join();
-  CHECK(calls.load() == 1);
+  CHECK(calls.load() == 2);
   CHECK_FALSE(peer.stream(late).end_stream);  // no response: ignored, or refused with a reset
   if (peer.stream(late).reset) CHECK(peer.stream(late).rst_code == 0x7);  // REFUSED_STREAM
 }
