@@ -227,8 +227,8 @@ class ServerConnection {
   bool dirty_ = false;
   bool settings_patch_pending_ = false;
   bool final_goaway_sent_ = false;
-  // The shutdown PING's ACK arrived: the final GOAWAY goes out before the next write, once the
-  // streams read with the ACK are processed too.
+  // The second shutdown PING's ACK arrived: the final GOAWAY goes out before the next write,
+  // once the streams read with the ACK are processed too.
   bool final_goaway_due_ = false;
   int32_t final_goaway_last_id_ = 0;    // the last stream id our final GOAWAY names
   bool final_goaway_graceful_ = false;  // ... and it said NO_ERROR (shutdown, idle, age)
