@@ -112,8 +112,9 @@ chaos() {
   fi
   # gRPC's C core (grpcio 1.51) sometimes leaves a call open long past its deadline once the
   # server it talked to went away (traced once: a call retried transparently, its retry failed,
-  # then the application sent one more message, which never completed). Seen against grpc++'s server stopped this way (1 run in 60) and
-  # h2rpc's (1 in 100; 11 in 105 while h2rpc's final GOAWAY left out streams it processed).
+  # then the application sent one more message, which never completed). Seen against grpc++'s
+  # server stopped this way (1 run in 60) and h2rpc's (1 in 100; 11 in 105 while h2rpc's final
+  # GOAWAY left out streams it processed).
   # A call the client's watchdog reports as open for 30 s, when the server had exited at least
   # 20 s before that report, waited on no server: the client's bug, reported KNOWN. A server
   # still running, or any other failure, still fails.

@@ -288,11 +288,8 @@ TEST_CASE(
     std::memcpy(opaque.data(), &ping, 8);
     const int32_t id = peer.NextStreamId();
     ids.push_back(id);
-    std::string bytes = RawPeer::FrameBytes(kPing, 0, 0, opaque);
-    bytes += RawPeer::FrameBytes(kHeaders, kEndHeaders, id,
-                                 peer.EncodeHeaderBlock(GrpcRequest("/t.F/Echo")));
-    bytes += RawPeer::FrameBytes(kData, kEndStream, id, GrpcFrame("m"));
-    peer.SendRaw(bytes);  // one write: the server reads PING and request together
+    // One write: the server reads PING and request together.
+    peer.SendRaw(RawPeer::FrameBytes(kPing, 0, 0, opaque) + peer.UnaryBytes(id, "/t.F/Echo", "m"));
     peer.RunUntil([&] { return peer.goaway_received(); }, 20ms);
   }
   answer = true;

@@ -232,6 +232,12 @@ bool RawPeer::SendSettings(const std::vector<std::pair<uint16_t, uint32_t>>& set
   return SendRaw(FrameBytes(kSettings, 0, 0, payload));
 }
 
+std::string RawPeer::UnaryBytes(int32_t stream_id, const std::string& path,
+                                std::string_view message) {
+  return FrameBytes(kHeaders, kEndHeaders, stream_id, EncodeHeaderBlock(GrpcRequest(path))) +
+         FrameBytes(kData, kEndStream, stream_id, GrpcFrame(message));
+}
+
 bool RawPeer::SendHeaders(int32_t stream_id, const HeaderList& headers, bool end_stream) {
   // Blocks larger than the server's SETTINGS_MAX_FRAME_SIZE (16 KiB) continue in CONTINUATION
   // frames, as RFC 9113 §4.3 requires.

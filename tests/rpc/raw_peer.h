@@ -89,6 +89,9 @@ class RawPeer {
                                 std::string_view payload);
   /// HPACK-encodes with this peer's encoder (its dynamic table state advances).
   std::string EncodeHeaderBlock(const HeaderList& headers);
+  /// A small unary request's bytes (HEADERS, then DATA with END_STREAM), to be written together
+  /// with other frames in one send.
+  std::string UnaryBytes(int32_t stream_id, const std::string& path, std::string_view message);
 
   // ---- Sending (blocking; false once the connection is broken) ----
   bool SendRaw(std::string_view bytes);

@@ -329,20 +329,15 @@ TEST_CASE(
   const std::optional<Frame> ping = next_ping(&notice);
   REQUIRE(ping.has_value());
   if (!notice) REQUIRE(peer.ReadFrame(3000ms).value_or(Frame{}).type == kGoaway);
-  const auto request = [&](int32_t id, std::string_view message) {
-    return RawPeer::FrameBytes(kHeaders, kEndHeaders, id,
-                               peer.EncodeHeaderBlock(GrpcRequest("/t.L/Work"))) +
-           RawPeer::FrameBytes(kData, kEndStream, id, GrpcFrame(message));
-  };
   // A stream in the same write as the first ACK, and one written after it.
   const int32_t with_ack = peer.NextStreamId();
   REQUIRE(peer.SendRaw(RawPeer::FrameBytes(kPing, kAck, 0, ping->payload) +
-                       request(with_ack, "with the ACK")));
+                       peer.UnaryBytes(with_ack, "/t.L/Work", "with the ACK")));
   const std::optional<Frame> ping2 = next_ping(nullptr);
   REQUIRE(ping2.has_value());
   CHECK(ping2->payload != ping->payload);
   const int32_t after_ack = peer.NextStreamId();
-  REQUIRE(peer.SendRaw(request(after_ack, "after the ACK")));
+  REQUIRE(peer.SendRaw(peer.UnaryBytes(after_ack, "/t.L/Work", "after the ACK")));
   REQUIRE(peer.SendRaw(RawPeer::FrameBytes(kPing, kAck, 0, ping2->payload)));
   REQUIRE(peer.RunUntil([&] { return !peer.goaways().empty(); }));
   CHECK(peer.goaways().back().first == after_ack);
