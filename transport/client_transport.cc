@@ -1709,6 +1709,8 @@ void ClientTransportImpl::ShutdownAll() {
       nghttp2_session_terminate_session(connection.session_.get(), NGHTTP2_NO_ERROR);
       nghttp2_session_send(connection.session_.get());
       connection.link_.Flush(connection.output_);
+      // Behind our last bytes only: a TLS server then sees a client that is done, not one cut off.
+      if (connection.output_.empty()) connection.link_.SendCloseNotify();
     }
     CloseConnection(connection, bye);
   };

@@ -57,6 +57,11 @@ class Link {
   /// After the handshake: the peer's certificate, verified or not (see PeerIdentity).
   PeerIdentity Peer() const { return tls_ ? tls_->Peer() : PeerIdentity(); }
 
+  /// TLS only (a plain socket has nothing to say): TlsSession::SendCloseNotify.
+  void SendCloseNotify() {
+    if (tls_) tls_->SendCloseNotify();
+  }
+
  private:
   int fd_ = -1;
   std::unique_ptr<TlsSession> tls_;

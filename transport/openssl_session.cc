@@ -97,6 +97,7 @@ class OpenSslSession final : public TlsSession {
   bool read_wants_write() const override { return read_wants_write_; }
   const std::string& error() const override { return error_; }
   PeerIdentity Peer() const override;
+  void SendCloseNotify() override;
 
  private:
   std::string FailureReason(int ssl_error, int ret);
@@ -255,6 +256,13 @@ ssize_t OpenSslSession::Flush(OutputBuffer& output) {
     errno = EPROTO;
     return -1;
   });
+}
+
+void OpenSslSession::SendCloseNotify() {
+  if (SSL_is_init_finished(ssl_.get()) != 1) return;  // mid-handshake: an alert would be noise
+  ERR_clear_error();
+  SSL_shutdown(ssl_.get());  // the first call only sends ours; the peer's is not awaited
+  ERR_clear_error();
 }
 
 std::string OpenSslSession::PendingAlert() {

@@ -392,6 +392,9 @@ void ServerConnection::Close(bool linger) {
   session_ = nullptr;
   if (registered_) io_->loop().Remove(fd_);
   if (linger && output_.empty()) {
+    // TLS clients tell a finished connection from a cut one by the close_notify before the FIN
+    // (OpenSSL without SSL_OP_IGNORE_UNEXPECTED_EOF fails the read: "unexpected eof").
+    link_.SendCloseNotify();
     io_->Linger(fd_);  // counted as open until the socket closes: Shutdown waits for it
   } else {
     ::close(fd_);

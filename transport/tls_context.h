@@ -85,6 +85,9 @@ class TlsSession {
   virtual const std::string& error() const = 0;
   /// After the handshake: the peer's certificate, verified or not (see PeerIdentity).
   virtual PeerIdentity Peer() const = 0;
+  /// Writes a close_notify alert, without waiting for the peer's: the connection ends in good
+  /// order. Best effort (a full socket drops it); call with nothing else left to write.
+  virtual void SendCloseNotify() = 0;
 };
 
 class TlsContext {

@@ -1,5 +1,6 @@
 // TLS failure paths (SECURITY.md item 27): each ends UNAVAILABLE with OpenSSL's reason, in
-// bounded time, never a hang. Also ALPN enforcement and handshake timeouts on both sides.
+// bounded time, never a hang. Also ALPN enforcement, handshake timeouts on both sides, and a
+// connection that ends in good order telling the peer so (close_notify).
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
 #include <netinet/in.h>
@@ -91,13 +92,17 @@ struct SslFree {
   void operator()(SSL* ssl) const { SSL_free(ssl); }
 };
 
-/// A TLS server (blocking OpenSSL, one connection) that ignores ALPN: it never selects "h2".
-struct NoAlpnTlsServer {
+/// A TLS server (blocking OpenSSL, one connection). By default it ignores ALPN (never selects
+/// "h2"); with `speak_h2` it selects h2, sends an empty SETTINGS frame and reads to the end.
+struct RawTlsServer {
   SilentListener listener;
   std::thread thread;
   std::unique_ptr<SSL_CTX, CtxFree> ctx{SSL_CTX_new(TLS_server_method())};
+  /// SSL_get_error of the read that ended the connection, and OpenSSL's reason if any.
+  int end = -1;
+  std::string end_reason;
 
-  NoAlpnTlsServer() {
+  explicit RawTlsServer(bool speak_h2 = false) {
     BIO* cert_bio = BIO_new_mem_buf(Certs().server_cert.data(), -1);
     BIO* key_bio = BIO_new_mem_buf(Certs().server_key.data(), -1);
     X509* cert = PEM_read_bio_X509(cert_bio, nullptr, nullptr, nullptr);
@@ -108,7 +113,8 @@ struct NoAlpnTlsServer {
     EVP_PKEY_free(key);
     BIO_free(cert_bio);
     BIO_free(key_bio);
-    thread = std::thread([this] {
+    if (speak_h2) SSL_CTX_set_alpn_select_cb(ctx.get(), SelectH2, nullptr);
+    thread = std::thread([this, speak_h2] {
       BlockSigpipeOnThisThread();
       const int fd = accept(listener.fd, nullptr, nullptr);
       if (fd < 0) return;
@@ -117,39 +123,76 @@ struct NoAlpnTlsServer {
       std::unique_ptr<SSL, SslFree> ssl(SSL_new(ctx.get()));
       SSL_set_fd(ssl.get(), fd);
       if (SSL_accept(ssl.get()) == 1) {
+        if (speak_h2) SSL_write(ssl.get(), "\0\0\0\x04\0\0\0\0\0", 9);  // SETTINGS
         char buf[1024];
-        while (SSL_read(ssl.get(), buf, sizeof(buf)) > 0) {
+        int ret = 0;
+        while ((ret = SSL_read(ssl.get(), buf, sizeof(buf))) > 0) {
         }
+        end = SSL_get_error(ssl.get(), ret);
+        if (const unsigned long e = ERR_peek_last_error()) end_reason = ERR_reason_error_string(e);
       }
+      ERR_clear_error();
       close(fd);
     });
   }
-  ~NoAlpnTlsServer() { thread.join(); }
+  ~RawTlsServer() { Join(); }
+  void Join() {
+    if (thread.joinable()) thread.join();
+  }
+
+  static int SelectH2(SSL*, const unsigned char** out, unsigned char* outlen,
+                      const unsigned char* in, unsigned inlen, void*) {
+    static const unsigned char kH2[] = {2, 'h', '2'};
+    unsigned char* selected = nullptr;
+    if (SSL_select_next_proto(&selected, outlen, kH2, sizeof kH2, in, inlen) !=
+        OPENSSL_NPN_NEGOTIATED) {
+      return SSL_TLSEXT_ERR_ALERT_FATAL;
+    }
+    *out = selected;
+    return SSL_TLSEXT_ERR_OK;
+  }
 };
 
-/// A blocking OpenSSL client offering `alpn` (wire format; empty: no ALPN) to `port`. Returns
-/// whether the server let it exchange application data (read before EOF/error).
-bool RawTlsClientGetsDataOnThisThread(int port, const std::string& alpn) {
-  std::unique_ptr<SSL_CTX, CtxFree> ctx(SSL_CTX_new(TLS_client_method()));
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
-  if (!alpn.empty()) {
-    SSL_CTX_set_alpn_protos(ctx.get(), reinterpret_cast<const unsigned char*>(alpn.data()),
-                            static_cast<unsigned>(alpn.size()));
+/// A blocking OpenSSL client connection to `port` offering `alpn` (wire format; empty: no
+/// ALPN); it does not check the server's certificate. Run it with SIGPIPE blocked.
+struct RawTlsClient {
+  std::unique_ptr<SSL_CTX, CtxFree> ctx{SSL_CTX_new(TLS_client_method())};
+  std::unique_ptr<SSL, SslFree> ssl;
+  int fd = -1;
+  bool connected = false;
+
+  RawTlsClient(int port, const std::string& alpn) {
+    SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_NONE, nullptr);
+    if (!alpn.empty()) {
+      SSL_CTX_set_alpn_protos(ctx.get(), reinterpret_cast<const unsigned char*>(alpn.data()),
+                              static_cast<unsigned>(alpn.size()));
+    }
+    fd = ConnectLoopback(port);
+    ssl.reset(SSL_new(ctx.get()));
+    SSL_set_fd(ssl.get(), fd);
+    connected = SSL_connect(ssl.get()) == 1;
   }
-  const int fd = ConnectLoopback(port);
-  std::unique_ptr<SSL, SslFree> ssl(SSL_new(ctx.get()));
-  SSL_set_fd(ssl.get(), fd);
-  bool got_data = false;
-  if (SSL_connect(ssl.get()) == 1) {
-    // TLS 1.3: the client finishes first; our server's verdict arrives with the next read.
-    const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+  ~RawTlsClient() {
+    ERR_clear_error();
+    ssl.reset();
+    close(fd);
+  }
+  /// The HTTP/2 client preface and an empty SETTINGS frame.
+  void SendPreface() {
+    const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0";
     SSL_write(ssl.get(), preface, sizeof(preface) - 1);
-    char buf[256];
-    got_data = SSL_read(ssl.get(), buf, sizeof(buf)) > 0;  // the server's SETTINGS
   }
-  ERR_clear_error();
-  close(fd);
-  return got_data;
+};
+
+/// Whether a raw TLS client offering `alpn` to `port` may exchange application data (reads any
+/// before EOF or error).
+bool RawTlsClientGetsDataOnThisThread(int port, const std::string& alpn) {
+  RawTlsClient client(port, alpn);
+  if (!client.connected) return false;
+  // TLS 1.3: the client finishes first; our server's verdict arrives with the next read.
+  client.SendPreface();
+  char buf[256];
+  return SSL_read(client.ssl.get(), buf, sizeof(buf)) > 0;  // the server's SETTINGS
 }
 
 bool RawTlsClientGetsData(int port, const std::string& alpn) {
@@ -233,7 +276,7 @@ TEST_CASE("TLS client to a plaintext port: UNAVAILABLE, the TLS handshake failed
 }
 
 TEST_CASE("a server that does not select ALPN h2 is refused") {
-  NoAlpnTlsServer server;
+  RawTlsServer server;
   auto channel = TlsChannel("127.0.0.1:" + std::to_string(server.listener.port), TrustTestCa());
   ExpectUnavailable(*channel, "TLS peer did not negotiate ALPN h2");
 }
@@ -243,6 +286,53 @@ TEST_CASE("our server refuses a client that does not offer ALPN h2") {
   CHECK_FALSE(RawTlsClientGetsData(ts.port, std::string("\x08http/1.1", 9)));
   CHECK_FALSE(RawTlsClientGetsData(ts.port, ""));
   CHECK(RawTlsClientGetsData(ts.port, std::string("\x02h2", 3)));  // the control
+}
+
+TEST_CASE("a connection the server ends in good order ends with close_notify, not a bare FIN") {
+  // OpenSSL 3 clients that do not opt out (SSL_OP_IGNORE_UNEXPECTED_EOF) fail a read that meets
+  // EOF without close_notify ("unexpected eof while reading"), even after a GOAWAY said it was
+  // done: a finished connection must not look cut.
+  TlsServer ts = StartTlsServer(
+      ServerWith(Certs().server_cert, Certs().server_key),
+      [](ServerBuilder& b) { b.options().max_connection_idle = std::chrono::milliseconds(100); });
+  bool got_frames = false;
+  int end = -1;
+  std::string reason;
+  std::thread reader([&] {
+    BlockSigpipeOnThisThread();
+    RawTlsClient client(ts.port, std::string("\x02h2", 3));
+    if (!client.connected) return;
+    client.SendPreface();
+    char buf[4096];
+    int ret = 0;
+    // SETTINGS, the idle GOAWAY and its PING (not answered: the server waits its 1 s bound),
+    // the final GOAWAY, then the end of the connection.
+    while ((ret = SSL_read(client.ssl.get(), buf, sizeof(buf))) > 0) got_frames = true;
+    end = SSL_get_error(client.ssl.get(), ret);
+    if (const unsigned long e = ERR_peek_last_error()) reason = ERR_reason_error_string(e);
+  });
+  reader.join();
+  INFO("SSL_get_error " << end << " " << reason);
+  CHECK(got_frames);
+  CHECK(end == SSL_ERROR_ZERO_RETURN);
+}
+
+TEST_CASE("a destroyed channel ends its TLS connection with close_notify") {
+  // The server side of the test above: a server must not take a client that is done for one
+  // that was cut off.
+  RawTlsServer server(/*speak_h2=*/true);
+  {
+    auto channel = TlsChannel("127.0.0.1:" + std::to_string(server.listener.port), TrustTestCa());
+    const auto deadline = std::chrono::system_clock::now() + std::chrono::seconds(20);
+    ConnectivityState state = channel->GetState(/*try_to_connect=*/true);
+    while (state != ConnectivityState::kReady && channel->WaitForStateChange(state, deadline)) {
+      state = channel->GetState(false);
+    }
+    REQUIRE(state == ConnectivityState::kReady);
+  }
+  server.Join();
+  INFO("SSL_get_error " << server.end << " " << server.end_reason);
+  CHECK(server.end == SSL_ERROR_ZERO_RETURN);
 }
 
 TEST_CASE("client handshake timeout: a server that accepts and never speaks") {
