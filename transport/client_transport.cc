@@ -1624,6 +1624,7 @@ void ClientTransportImpl::ReapConnections() {
     const bool failed = connection.state_ == ClientConnection::State::kFailed;
     const bool drained = connection.open_count_ == 0 && connection.output_.empty();
     if (failed || drained) {
+      if (!failed) connection.link_.SendCloseNotify();  // done in good order: say so (TLS)
       CloseConnection(connection, failed ? connection.failure_
                                          : Unavailable("connection drained after GOAWAY"));
       draining_.erase(draining_.begin() + static_cast<std::ptrdiff_t>(i));

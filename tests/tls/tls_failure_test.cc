@@ -93,7 +93,8 @@ struct SslFree {
 };
 
 /// A TLS server (blocking OpenSSL, one connection). By default it ignores ALPN (never selects
-/// "h2"); with `speak_h2` it selects h2, sends an empty SETTINGS frame and reads to the end.
+/// "h2"); with `speak_h2` it selects h2, sends an empty SETTINGS frame (and with `goaway` a
+/// GOAWAY naming no stream) and reads to the end.
 struct RawTlsServer {
   SilentListener listener;
   std::thread thread;
@@ -102,7 +103,7 @@ struct RawTlsServer {
   int end = -1;
   std::string end_reason;
 
-  explicit RawTlsServer(bool speak_h2 = false) {
+  explicit RawTlsServer(bool speak_h2 = false, bool goaway = false) {
     BIO* cert_bio = BIO_new_mem_buf(Certs().server_cert.data(), -1);
     BIO* key_bio = BIO_new_mem_buf(Certs().server_key.data(), -1);
     X509* cert = PEM_read_bio_X509(cert_bio, nullptr, nullptr, nullptr);
@@ -114,7 +115,7 @@ struct RawTlsServer {
     BIO_free(cert_bio);
     BIO_free(key_bio);
     if (speak_h2) SSL_CTX_set_alpn_select_cb(ctx.get(), SelectH2, nullptr);
-    thread = std::thread([this, speak_h2] {
+    thread = std::thread([this, speak_h2, goaway] {
       BlockSigpipeOnThisThread();
       const int fd = accept(listener.fd, nullptr, nullptr);
       if (fd < 0) return;
@@ -124,6 +125,7 @@ struct RawTlsServer {
       SSL_set_fd(ssl.get(), fd);
       if (SSL_accept(ssl.get()) == 1) {
         if (speak_h2) SSL_write(ssl.get(), "\0\0\0\x04\0\0\0\0\0", 9);  // SETTINGS
+        if (goaway) SSL_write(ssl.get(), "\0\0\x08\x07\0\0\0\0\0\0\0\0\0\0\0\0\0", 17);
         char buf[1024];
         int ret = 0;
         while ((ret = SSL_read(ssl.get(), buf, sizeof(buf))) > 0) {
@@ -331,6 +333,15 @@ TEST_CASE("a destroyed channel ends its TLS connection with close_notify") {
     REQUIRE(state == ConnectivityState::kReady);
   }
   server.Join();
+  INFO("SSL_get_error " << server.end << " " << server.end_reason);
+  CHECK(server.end == SSL_ERROR_ZERO_RETURN);
+}
+
+TEST_CASE("a channel ends a TLS connection it drained after a GOAWAY with close_notify") {
+  RawTlsServer server(/*speak_h2=*/true, /*goaway=*/true);
+  auto channel = TlsChannel("127.0.0.1:" + std::to_string(server.listener.port), TrustTestCa());
+  channel->GetState(/*try_to_connect=*/true);
+  server.Join();  // the channel closes the connection: no stream to wait for
   INFO("SSL_get_error " << server.end << " " << server.end_reason);
   CHECK(server.end == SSL_ERROR_ZERO_RETURN);
 }
