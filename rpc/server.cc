@@ -139,7 +139,8 @@ bool ServerImpl::shutdown_started() const {
 static_assert(sizeof(ServerCallState) + 32 <= 1032, "ServerCallState outgrew malloc's tcache");
 
 std::shared_ptr<transport::ServerStream> ServerImpl::NewStream() {
-  return std::make_shared<ServerCallState>(this);
+  return std::allocate_shared<ServerCallState>(
+      transport::RecyclingAllocator<ServerCallState>(&call_blocks_), this);
 }
 
 transport::RouteResult ServerImpl::Route(transport::ServerStream& stream) {

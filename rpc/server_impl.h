@@ -19,6 +19,7 @@
 #include "rpc/options.h"
 #include "rpc/server_call_state.h"
 #include "rpc/service.h"
+#include "transport/block_recycler.h"
 #include "transport/server_transport.h"
 
 namespace h2rpc::internal {
@@ -63,6 +64,10 @@ class ServerImpl final : public transport::ServerStreamHandler {
   MethodEntry fallback_;
   bool has_fallback_ = false;
   std::vector<int> ports_;
+  /// The memory of finished calls' states, for the next calls (declared before the handler pool
+  /// and the transport, which may hold the last references: destroyed after them).
+  transport::BlockRecycler call_blocks_{kKeptCallBlocks};
+  static constexpr size_t kKeptCallBlocks = 256;  // ~256 KiB
 
   /// Running handlers. A slot is taken at dispatch and released when the handler returns (not
   /// when the stream closes), so a Rapid Reset cannot pile up threads behind closed streams.

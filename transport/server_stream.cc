@@ -155,7 +155,10 @@ bool ServerStream::SendHeaders() {
 
 void ServerStream::BuildTrailers(const Status& status, const codec::HeaderList* trailing_metadata) {
   trailers_.clear();
-  trailers_.reserve(3 + (trailing_metadata ? trailing_metadata->size() : 0));
+  // Exactly: three fields (192 bytes) is past the sizes glibc recycles without its arena lock
+  // once its per-thread cache runs dry under load; an OK status alone is one field.
+  trailers_.reserve(1 + !status.message().empty() + !status.details().empty() +
+                    (trailing_metadata ? trailing_metadata->size() : 0));
   const int code = status.error_code();
   trailers_.emplace_back("grpc-status",
                          std::string(kStatusText[code >= 0 && code < 17 ? code : 2]));
