@@ -33,7 +33,9 @@ void OutputBuffer::AppendCopy(const uint8_t* data, size_t len) {
   Segment seg;
   // Start small and let appends grow the string: with no-copy DATA, owned segments (frame
   // headers) alternate with referenced payloads, and reserving the full 16 KiB for each 9-byte
-  // header made a 1 MiB response allocate another 1 MiB of capacity it never used.
+  // header made a 1 MiB response allocate another 1 MiB of capacity it never used. The one
+  // spare capacity kept from a written segment is reused first.
+  if (spare_.capacity() > seg.owned.capacity()) seg.owned.swap(spare_);
   seg.owned.reserve(len < kInitialOwnedCapacity ? kInitialOwnedCapacity : len);
   seg.owned.assign(reinterpret_cast<const char*>(data), len);
   segments_.push_back(std::move(seg));
@@ -60,6 +62,11 @@ void OutputBuffer::Consume(size_t n) {
     Segment& front = segments_.front();
     if (n >= front.len) {
       n -= front.len;
+      if (!front.owner && front.owned.capacity() > spare_.capacity() &&
+          front.owned.capacity() <= kOwnedSegmentCapacity) {
+        spare_.swap(front.owned);
+        spare_.clear();
+      }
       segments_.pop_front();
     } else {
       front.data += n;

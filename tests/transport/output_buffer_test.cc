@@ -115,5 +115,29 @@ TEST_CASE("thousands of appends and partial writes keep every byte in order") {
   CHECK(wire == expected);
 }
 
+TEST_CASE("a written batch's copy capacity serves the next batch, bounded") {
+  OutputBuffer buffer;
+  std::string wire, expected;
+  const std::string frame = "0123456789";
+  for (int batch = 0; batch < 3; ++batch) {
+    for (int i = 0; i < 800; ++i) {  // 8,000 bytes coalesced into one segment
+      buffer.AppendCopy(reinterpret_cast<const uint8_t*>(frame.data()), frame.size());
+      expected += frame;
+    }
+    // While the batch waits, its segment holds the capacity: nothing spare.
+    CHECK(buffer.spare_capacity() < 256);
+    CHECK(buffer.Flush(Writer(&wire, 1 << 20)) == 8000);
+    CHECK(buffer.spare_capacity() >= 8000);  // kept for the next batch
+  }
+  CHECK(wire == expected);
+  // A copy larger than a segment's bound is not kept.
+  OutputBuffer large;
+  const std::string big(64 * 1024, 'x');
+  large.AppendCopy(reinterpret_cast<const uint8_t*>(big.data()), big.size());
+  std::string out;
+  CHECK(large.Flush(Writer(&out, 1 << 20)) == static_cast<ssize_t>(big.size()));
+  CHECK(large.spare_capacity() <= 16 * 1024);
+}
+
 }  // namespace
 }  // namespace h2rpc::transport
