@@ -2,7 +2,10 @@
 // (protoc-gen-h2rpc), as specified by shared/bench/CONTRACT.md and the comments of
 // protos/bench/bench.proto.
 //
-//   h2rpc-bench-server --port P [--bind ADDR]
+//   h2rpc-bench-server --port P [--bind ADDR] [--max_connection_age_ms MS]
+//
+// --max_connection_age_ms (not in the contract; the chaos stages' lifetime run) ends every
+// connection that old with a graceful GOAWAY (ServerOptions::max_connection_age, grace 5 s).
 //
 // Prints {"impl":"h2rpc","event":"listening","port":N} once serving (N is the chosen port
 // with --port 0). SIGUSR1 prints a "stats" line; SIGTERM/SIGINT shut down cleanly and print
@@ -136,7 +139,8 @@ std::string JoinHostPort(const std::string& host, long long port) {
 
 [[noreturn]] void Usage(const std::string& why) {
   std::fprintf(stderr,
-               "h2rpc-bench-server: %s\nusage: h2rpc-bench-server --port P [--bind ADDR]\n"
+               "h2rpc-bench-server: %s\nusage: h2rpc-bench-server --port P [--bind ADDR] "
+               "[--max_connection_age_ms MS]\n"
                "  --bind unix:PATH or unix-abstract:NAME listens there; --port is then optional "
                "and ignored\n",
                why.c_str());
@@ -146,8 +150,10 @@ std::string JoinHostPort(const std::string& host, long long port) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bench::Flags flags({"port", "bind"});
+  bench::Flags flags({"port", "bind", "max_connection_age_ms"});
   if (!flags.Parse(argc, argv)) Usage(flags.error());
+  const long long max_age_ms = flags.Int("max_connection_age_ms", 0);
+  if (max_age_ms < 0) Usage("--max_connection_age_ms must not be negative");
   const std::string bind = flags.Str("bind", "127.0.0.1");
   const bool unix_socket = bench::IsUnixAddress(bind);
   if (!flags.Has("port") && !unix_socket) Usage("--port is required (0 picks a free port)");
@@ -170,6 +176,10 @@ int main(int argc, char** argv) {
   builder.AddListeningPort(address, &selected_port);
   builder.SetMaxReceiveMessageSize(INT_MAX);
   builder.SetMaxSendMessageSize(INT_MAX);
+  if (max_age_ms > 0) {
+    builder.options().max_connection_age = std::chrono::milliseconds(max_age_ms);
+    builder.options().max_connection_age_grace = std::chrono::seconds(5);
+  }
   builder.SetMaxConcurrentCalls(kMaxConcurrentCalls);
   builder.RegisterService(&service);
   std::unique_ptr<h2rpc::Server> server = builder.BuildAndStart();

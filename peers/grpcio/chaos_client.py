@@ -4,8 +4,12 @@ flight over two connections, all four call kinds, message sizes from 0 B to 4 Mi
 5 ms, 50 ms and 5 s, and random cancels, through gRPC's C core as Python programs use it. Every
 call must end OK, CANCELLED or DEADLINE_EXCEEDED, and every OK reply must carry exactly what was
 sent; anything else fails the run, and so does a call still open 30 s after it started.
+With --server_stops=true calls may also end UNAVAILABLE (the server is stopped during the run);
+with --server_goaways=true (a server with max_connection_age) only with details that name the
+GOAWAY: a call the client chose not to retry elsewhere. A reset or a broken pipe still fails.
 
   grpcio-chaos-client --target=HOST:PORT [--calls=N] [--seed=N] [--server_stops=true]
+                      [--server_goaways=true]
 
 Prints one JSON line of outcome counts; exit status 1 on any unexpected outcome.
 """
@@ -50,7 +54,7 @@ class CallRandom:
 
 
 class Chaos:
-    def __init__(self, target, seed, server_stops):
+    def __init__(self, target, seed, server_stops, server_goaways=False):
         options = [("grpc.max_send_message_length", MAX_MESSAGE),
                    ("grpc.max_receive_message_length", MAX_MESSAGE),
                    ("grpc.use_local_subchannel_pool", 1)]  # two channels, two connections
@@ -61,6 +65,7 @@ class Chaos:
                          grpc.StatusCode.DEADLINE_EXCEEDED}
         if server_stops:
             self.expected.add(grpc.StatusCode.UNAVAILABLE)
+        self.server_goaways = server_goaways
         self.lock = threading.Lock()
         self.counts = Counter()
         self.unexpected = []
@@ -68,9 +73,11 @@ class Chaos:
 
     def record(self, kind, code, details, content_ok):
         name = f"{kind} {code.name}" + ("" if content_ok else " (wrong content)")
+        expected = code in self.expected or (
+            self.server_goaways and code == grpc.StatusCode.UNAVAILABLE and "GOAWAY" in details)
         with self.lock:
             self.counts[name] += 1
-            if (code not in self.expected or not content_ok) and len(self.unexpected) < 10:
+            if (not expected or not content_ok) and len(self.unexpected) < 10:
                 self.unexpected.append(f"{name}: {details}")
 
     def one_call(self, i):
@@ -155,11 +162,11 @@ class Chaos:
 
 def main():
     flags = parse_flags("grpcio-chaos-client", sys.argv[1:], {
-        "target": "", "calls": 3000, "seed": 1, "server_stops": False})
+        "target": "", "calls": 3000, "seed": 1, "server_stops": False, "server_goaways": False})
     if not flags["target"]:
         sys.exit("usage: grpcio-chaos-client --target=HOST:PORT [--calls=N] [--seed=N] "
-                 "[--server_stops=BOOL]")
-    chaos = Chaos(flags["target"], flags["seed"], flags["server_stops"])
+                 "[--server_stops=BOOL] [--server_goaways=BOOL]")
+    chaos = Chaos(flags["target"], flags["seed"], flags["server_stops"], flags["server_goaways"])
     started = time.monotonic()
     done = threading.Event()
     threading.Thread(target=chaos.watch, args=(done,), daemon=True).start()
