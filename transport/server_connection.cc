@@ -7,7 +7,9 @@
 // gather write (writev) where possible.
 #include "transport/server_connection.h"
 
+#include <linux/sockios.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -44,10 +46,14 @@ constexpr int kMaxReadsPerEvent = 16;
 constexpr size_t kCopyBelow = 1024;
 /// Rounds of "produce, then write" per Pump before yielding to the event loop.
 constexpr int kMaxPumpRounds = 8;
-/// Longest a finished connection's socket stays half-closed for the client's last bytes.
-constexpr auto kLingerTime = std::chrono::seconds(1);
-/// ... and the most it discards: a client finishing up sends a few frames, not a stream.
-constexpr size_t kLingerBytes = 256 * 1024;
+/// A finished connection's socket stays half-closed for the client to take our last bytes and
+/// send its own: while the kernel still holds bytes the client has not acknowledged, or the
+/// client sent something in the last kLingerQuiet; kLingerMax at most.
+constexpr auto kLingerQuiet = std::chrono::seconds(1);
+constexpr auto kLingerMax = std::chrono::seconds(10);
+/// ... and the most it discards beyond the connection window we granted (DATA the client may
+/// have sent before it read our resets and GOAWAY): past it, not a client finishing up.
+constexpr size_t kLingerBytesBeyondWindow = 256 * 1024;
 /// Longest wait for the PING ACKs between the shutdown notice and the final GOAWAY.
 constexpr auto kShutdownNoticeRtt = std::chrono::seconds(1);
 /// How long the status of a call ended early (deadline, shutdown) may wait behind a partly
@@ -1249,14 +1255,15 @@ void ServerIoThread::Linger(int fd) {
     return;
   }
   loop_.Add(fd, EPOLLIN, [this, fd](uint32_t) { DrainLingering(fd); });
-  lingering_[fd].timer = loop_.AddTimer(std::chrono::steady_clock::now() + kLingerTime, [this, fd] {
-    lingering_[fd].timer = 0;
-    EndLinger(fd);
-  });
+  const auto now = std::chrono::steady_clock::now();
+  Lingering& state = lingering_[fd];
+  state.until = now + kLingerMax;
+  state.timer = loop_.AddTimer(now + kLingerQuiet, [this, fd] { OnLingerTimer(fd); });
 }
 
 void ServerIoThread::DrainLingering(int fd) {
   Lingering& state = lingering_[fd];
+  const size_t bound = transport_->options().connection_window + kLingerBytesBeyondWindow;
   uint8_t sink[16384];  // discarded: the session that would read these bytes is gone
   for (int i = 0; i < kMaxReadsPerEvent; ++i) {
     const ssize_t n = ::recv(fd, sink, sizeof sink, 0);
@@ -1264,8 +1271,29 @@ void ServerIoThread::DrainLingering(int fd) {
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;  // all taken; more may come
     if (n <= 0) break;  // EOF: the client closed too; or an error
     state.discarded += static_cast<size_t>(n);
-    if (state.discarded > kLingerBytes) break;  // not a client finishing up: let it be reset
-    if (i + 1 == kMaxReadsPerEvent) return;     // fair to other sockets: the rest next time
+    if (state.discarded > bound) break;      // not a client finishing up: let it be reset
+    if (i + 1 == kMaxReadsPerEvent) return;  // fair to other sockets: the rest next time
+  }
+  EndLinger(fd);
+}
+
+void ServerIoThread::OnLingerTimer(int fd) {
+  auto it = lingering_.find(fd);
+  if (it == lingering_.end()) return;
+  Lingering& state = it->second;
+  state.timer = 0;
+  // A client slow to read (a busy machine, megabytes of responses in the socket buffers) is
+  // still taking our last bytes: closing now would reset it when it next writes, and the reset
+  // throws away what it has not read yet.
+  int unacknowledged = 0;
+  if (::ioctl(fd, SIOCOUTQ, &unacknowledged) != 0) unacknowledged = 0;
+  const bool client_active = unacknowledged > 0 || state.discarded != state.discarded_at_last_timer;
+  const auto now = std::chrono::steady_clock::now();
+  if (client_active && now < state.until) {
+    state.discarded_at_last_timer = state.discarded;
+    state.timer = loop_.AddTimer(std::min(now + kLingerQuiet, state.until),
+                                 [this, fd] { OnLingerTimer(fd); });
+    return;
   }
   EndLinger(fd);
 }

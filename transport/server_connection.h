@@ -58,8 +58,10 @@ class ServerIoThread {
   /// A closed connection is freed after the current iteration (it may be on the call stack).
   void RetireConnection(uint64_t id);
   /// Takes the socket of a connection that ended in good order, all our bytes written: sends
-  /// FIN, discards what the client still sends, and closes at its EOF, after kLingerTime, or
-  /// past kLingerBytes. The connection counts as open until then.
+  /// FIN, discards what the client still sends, and closes at its EOF; sooner once the client
+  /// has all our bytes and sends nothing for kLingerQuiet, after kLingerMax in any case, or
+  /// past the connection window we granted plus kLingerBytesBeyondWindow. The connection counts
+  /// as open until then.
   void Linger(int fd);
   /// A detached stream is released after the current iteration (never inside nghttp2).
   void RetireStream(std::shared_ptr<ServerStream> stream) {
@@ -79,6 +81,7 @@ class ServerIoThread {
   void AcceptAll(int listen_fd, const std::shared_ptr<const TlsContext>& tls);
   void ExpireDeadlines();
   void DrainLingering(int fd);
+  void OnLingerTimer(int fd);
   void EndLinger(int fd);
   std::chrono::milliseconds NextWait() const;
   void HeapSwap(size_t a, size_t b);
@@ -101,7 +104,9 @@ class ServerIoThread {
   std::vector<int> listeners_;
   struct Lingering {
     EventLoop::TimerId timer = 0;
+    std::chrono::steady_clock::time_point until;  // kLingerMax after it began
     size_t discarded = 0;
+    size_t discarded_at_last_timer = 0;
   };
   std::unordered_map<int, Lingering> lingering_;  // by socket
   ReadSlab read_slab_;

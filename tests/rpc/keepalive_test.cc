@@ -440,6 +440,51 @@ TEST_CASE(
   }
 }
 
+TEST_CASE(
+    "lifetime: a client slow to take the last response of a finished connection gets all of "
+    "it") {
+  // A busy client may still be taking megabytes from the socket buffers well after the server
+  // is done. Closing the socket then makes the client's next write (a WINDOW_UPDATE) meet a TCP
+  // reset, which throws away what it had not read: grpcio under max_connection_age on a loaded
+  // machine failed calls "Connection reset by peer" so. Here the server is shut down (its
+  // final GOAWAY comes 1 s later at most, as this client answers no PING).
+  const std::string big(2 << 20, 'r');
+  auto ts = StartServer(
+      [](ServerBuilder& b) { b.RegisterMethod("/t.F/Echo", RpcKind::kUnary, EchoHandler); });
+  RawPeer peer(ts.port);
+  REQUIRE(peer.connected());
+  REQUIRE(peer.SendUnary(peer.NextStreamId(), "/t.F/Echo", big));
+  std::this_thread::sleep_for(100ms);
+  std::thread stopper([&] { ts.server->Shutdown(std::chrono::system_clock::now() + 30s); });
+  // Reads at 640 KiB/s with a connection WINDOW_UPDATE after each read, as clients send: the
+  // server's socket buffers hold more than a second of that when its last bytes are written.
+  // (Half of what was read: the server has sent at least that much DATA, so the window the
+  // peer opened at 2^31-1 cannot overflow.)
+  std::vector<char> chunk(32 * 1024);
+  size_t received = 0;
+  int error = 0;
+  bool eof = false;
+  const auto give_up = Clock::now() + 20s;
+  while (!eof && error == 0 && Clock::now() < give_up) {
+    std::this_thread::sleep_for(50ms);
+    const ssize_t n = ::recv(peer.fd(), chunk.data(), chunk.size(), MSG_DONTWAIT);
+    if (n == 0) eof = true;
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) error = errno;
+    if (n <= 0) continue;
+    received += static_cast<size_t>(n);
+    if (received < 64 * 1024) continue;
+    const std::string update = RawPeer::FrameBytes(
+        kWindowUpdate, 0, 0, std::string{0, 0, char(n / 2 >> 8), char(n / 2 & 0xff)});
+    if (::send(peer.fd(), update.data(), update.size(), MSG_NOSIGNAL) < 0) error = errno;
+  }
+  stopper.join();
+  INFO("received " << received
+                   << " bytes; error: " << std::string(error ? std::strerror(error) : "none"));
+  CHECK(error == 0);
+  CHECK(eof);
+  CHECK(received > big.size());  // the response, then trailers, GOAWAYs and the FIN
+}
+
 TEST_CASE("lifetime: max_connection_age 300 ms under load loses no call") {
   PeerLog log;
   auto ts = StartServer([&](ServerBuilder& b) {
