@@ -1162,6 +1162,17 @@ void ServerConnection::CancelAll() {
   io_->MarkDirty(this);
 }
 
+void ServerConnection::EndGrace(std::string_view why) {
+  if (closed_) return;
+  SendFinalGoaway();
+  const Status status(StatusCode::kUnavailable,
+                      std::string(why) + ": the call outlived the connection's grace period");
+  for (ServerStream* s = streams_; s != nullptr; s = s->io_next_) {
+    if (!s->io_end_sent_) EndEarly(s, status);
+  }
+  io_->MarkDirty(this);
+}
+
 // =====================================================================================
 // ServerIoThread
 // =====================================================================================

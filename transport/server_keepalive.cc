@@ -14,6 +14,10 @@ namespace {
 constexpr uint8_t kKeepalivePing[8] = {'h', '2', 'r', 'p', 'c', 'k', 'a', '!'};
 /// How long a client told "too_many_pings" may still finish the calls it has open.
 constexpr std::chrono::seconds kTooManyPingsGrace{5};
+/// After a grace period, how long the calls' final statuses may take to leave before the
+/// connection is closed regardless (a client that stopped reading; more than the 1 s a stream
+/// ended early has before it is reset).
+constexpr std::chrono::seconds kGraceFlush{2};
 /// Longest wait for the PING ACKs between a lifetime GOAWAY notice and the final GOAWAY.
 constexpr std::chrono::seconds kNoticeRoundTrip{1};
 
@@ -143,8 +147,17 @@ void ServerKeepalive::OnAgeTimer() {
 }
 
 void ServerKeepalive::OnGraceTimer() {
-  // Calls still running after the grace period are cancelled with the connection (their
-  // clients see the connection closed after GOAWAY; handlers see IsCancelled()).
+  // Calls still running after the grace period end with a status of their own (handlers see
+  // IsCancelled()): cutting the connection instead would also reset the client's socket with
+  // the responses of finished calls still unread in it.
+  ServerConnection& c = *connection_;
+  if (c.closed_) return;
+  c.EndGrace(too_many_pings_ ? kTooManyPingsDebugData : "max_age");
+  Arm(&age_timer_, KeepaliveClock::now() + kGraceFlush, &ServerKeepalive::OnGraceFlushTimer);
+}
+
+void ServerKeepalive::OnGraceFlushTimer() {
+  // A client that takes none of those statuses.
   if (!connection_->closed_) connection_->Close();
 }
 

@@ -47,6 +47,7 @@ class ServerKeepalive {
   void OnIdleTimer();
   void OnAgeTimer();
   void OnGraceTimer();
+  void OnGraceFlushTimer();
 
   ServerConnection* connection_;
   const ServerKeepaliveOptions& options_;
@@ -57,7 +58,7 @@ class ServerKeepalive {
   bool too_many_pings_ = false;
   EventLoop::TimerId ping_timer_ = 0;
   EventLoop::TimerId idle_timer_ = 0;
-  EventLoop::TimerId age_timer_ = 0;  // max age, then its grace, then the too_many_pings bound
+  EventLoop::TimerId age_timer_ = 0;  // max age, its grace and flush; or the too_many_pings bound
 };
 
 }  // namespace h2rpc::transport

@@ -485,6 +485,38 @@ TEST_CASE(
   CHECK(received > big.size());  // the response, then trailers, GOAWAYs and the FIN
 }
 
+TEST_CASE(
+    "lifetime: at the end of the grace, running calls get UNAVAILABLE and finished ones keep "
+    "their unread responses") {
+  // Cutting the connection at the grace's end would reset the socket under responses the client
+  // has not read yet, failing calls that had finished.
+  const std::string big(1 << 20, 'g');
+  auto ts = StartServer([](ServerBuilder& b) {
+    b.options().max_connection_age = 200ms;
+    b.options().max_connection_age_grace = 300ms;
+    b.RegisterMethod("/t.F/Echo", RpcKind::kUnary, EchoHandler);
+    b.RegisterMethod("/t.F/Hold", RpcKind::kBidiStreaming, [](ServerContext&, ServerCall& call) {
+      std::string m;
+      while (call.Read(&m)) {
+      }
+      return Status();
+    });
+  });
+  RawPeer peer(ts.port);
+  REQUIRE(peer.connected());
+  const int32_t held = peer.NextStreamId();
+  REQUIRE(peer.SendHeaders(held, GrpcRequest("/t.F/Hold"), false));
+  const int32_t finished = peer.NextStreamId();
+  REQUIRE(peer.SendUnary(finished, "/t.F/Echo", big));
+  std::this_thread::sleep_for(1000ms);  // not reading: past the grace, within its flush time
+  REQUIRE(peer.RunUntil([&] { return peer.closed(); }, 10000ms));
+  CHECK(peer.stream(finished).GrpcStatus().ok());
+  CHECK((peer.stream(finished).Messages() == std::vector<std::string>{big}));
+  const Status held_status = peer.stream(held).GrpcStatus();
+  CHECK(held_status.code() == StatusCode::kUnavailable);
+  CHECK_MESSAGE(held_status.message().find("max_age") != std::string::npos, held_status.message());
+}
+
 TEST_CASE("lifetime: max_connection_age 300 ms under load loses no call") {
   PeerLog log;
   auto ts = StartServer([&](ServerBuilder& b) {
