@@ -2,6 +2,7 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include <algorithm>
 #include <random>
 
 #include "transport/server_connection.h"
@@ -18,8 +19,12 @@ constexpr std::chrono::seconds kTooManyPingsGrace{5};
 /// connection is closed regardless (a client that stopped reading; more than the 1 s a stream
 /// ended early has before it is reset).
 constexpr std::chrono::seconds kGraceFlush{2};
-/// Longest wait for the PING ACKs between a lifetime GOAWAY notice and the final GOAWAY.
-constexpr std::chrono::seconds kNoticeRoundTrip{1};
+/// Longest wait for the PING ACKs between a lifetime GOAWAY notice and the final GOAWAY: a
+/// client on a busy machine can take seconds to read them (behind megabytes of responses in
+/// the socket buffers), and a final GOAWAY sent before it names streams the client opened
+/// meanwhile as unprocessed, for the client to retry elsewhere (grpcio 1.51 can lose a
+/// streaming message when it does).
+constexpr std::chrono::seconds kNoticeRoundTrip{20};
 
 double UnitRandom() {
   thread_local std::mt19937_64 random{std::random_device{}()};
@@ -141,7 +146,13 @@ void ServerKeepalive::OnAgeTimer() {
   ServerConnection& c = *connection_;
   if (c.closed_) return;
   const auto now = KeepaliveClock::now();
-  c.BeginGracefulGoaway(now + kNoticeRoundTrip, "max_age");
+  // The grace is all the time calls have: a stream accepted just before the final GOAWAY still
+  // gets half of it. (A client that reads slowly may not see the notice for seconds, queued
+  // behind megabytes of responses, and opens streams until it does.)
+  c.BeginGracefulGoaway(
+      SaturatingAdd(now, std::min<std::chrono::milliseconds>(
+                             kNoticeRoundTrip, options_.max_connection_age_grace / 2)),
+      "max_age");
   Arm(&age_timer_, SaturatingAdd(now, options_.max_connection_age_grace),
       &ServerKeepalive::OnGraceTimer);
 }
