@@ -5,7 +5,9 @@
 //   h2rpc-bench-server --port P [--bind ADDR] [--max_connection_age_ms MS]
 //
 // --max_connection_age_ms (not in the contract; the chaos stages' lifetime run) ends every
-// connection that old with a graceful GOAWAY (ServerOptions::max_connection_age, grace 5 s).
+// connection that old with a graceful GOAWAY (ServerOptions::max_connection_age), grace 20 s:
+// far beyond the chaos clients' longest deadline (5 s), so that the run tests the draining,
+// not calls cut off at the grace's end.
 //
 // Prints {"impl":"h2rpc","event":"listening","port":N} once serving (N is the chosen port
 // with --port 0). SIGUSR1 prints a "stats" line; SIGTERM/SIGINT shut down cleanly and print
@@ -178,7 +180,7 @@ int main(int argc, char** argv) {
   builder.SetMaxSendMessageSize(INT_MAX);
   if (max_age_ms > 0) {
     builder.options().max_connection_age = std::chrono::milliseconds(max_age_ms);
-    builder.options().max_connection_age_grace = std::chrono::seconds(5);
+    builder.options().max_connection_age_grace = std::chrono::seconds(20);
   }
   builder.SetMaxConcurrentCalls(kMaxConcurrentCalls);
   builder.RegisterService(&service);
