@@ -1154,19 +1154,12 @@ void ServerConnection::SubmitFinalGoaway(uint32_t error_code, std::string_view d
 }
 
 void ServerConnection::CancelAll() {
-  if (closed_) return;
-  SendFinalGoaway();
-  for (ServerStream* s = streams_; s != nullptr; s = s->io_next_) {
-    if (!s->io_end_sent_) EndEarly(s, Status(StatusCode::kUnavailable, "server shutting down"));
-  }
-  io_->MarkDirty(this);
+  EndRunningCalls(Status(StatusCode::kUnavailable, "server shutting down"));
 }
 
-void ServerConnection::EndGrace(std::string_view why) {
+void ServerConnection::EndRunningCalls(const Status& status) {
   if (closed_) return;
   SendFinalGoaway();
-  const Status status(StatusCode::kUnavailable,
-                      std::string(why) + ": the call outlived the connection's grace period");
   for (ServerStream* s = streams_; s != nullptr; s = s->io_next_) {
     if (!s->io_end_sent_) EndEarly(s, status);
   }

@@ -145,10 +145,10 @@ class ServerConnection {
   /// above that id is refused, never processed (the client may retry it elsewhere).
   void SubmitFinalGoaway(uint32_t error_code, std::string_view debug);
   void CancelAll();
-  /// The grace after our GOAWAY (`why`: its debug data) is over: every call still running ends
-  /// with UNAVAILABLE saying so, and the connection closes in good order once their statuses
-  /// are out (the caller closes it outright if that takes too long).
-  void EndGrace(std::string_view why);
+  /// Final GOAWAY (if not sent yet), and every call still running ends with `status`; the
+  /// connection closes in good order once their statuses are out (a client that takes none
+  /// is the caller's to cut off).
+  void EndRunningCalls(const Status& status);
   /// Cancels every call, frees the session, closes the socket. Idempotent. `linger`: the
   /// connection ended in good order, our bytes are out; the socket lingers
   /// (ServerIoThread::Linger).

@@ -163,7 +163,10 @@ void ServerKeepalive::OnGraceTimer() {
   // the responses of finished calls still unread in it.
   ServerConnection& c = *connection_;
   if (c.closed_) return;
-  c.EndGrace(too_many_pings_ ? kTooManyPingsDebugData : "max_age");
+  const std::string_view reason = too_many_pings_ ? kTooManyPingsDebugData : "max_age";
+  c.EndRunningCalls(
+      Status(StatusCode::kUnavailable,
+             std::string(reason) + ": the call outlived the connection's grace period"));
   Arm(&age_timer_, KeepaliveClock::now() + kGraceFlush, &ServerKeepalive::OnGraceFlushTimer);
 }
 
