@@ -517,6 +517,30 @@ TEST_CASE(
   CHECK_MESSAGE(held_status.message().find("max_age") != std::string::npos, held_status.message());
 }
 
+TEST_CASE(
+    "lifetime: after a max_connection_age notice, streams a slow client still opens are "
+    "processed until its PING ACKs come") {
+  // A client reading slowly sees the notice late (behind megabytes of responses) and opens
+  // streams until it does. A final GOAWAY sent before its ACKs would refuse those streams for
+  // it to retry, and some clients lose a streaming message when they retry (grpcio 1.51).
+  auto ts = StartServer([](ServerBuilder& b) {
+    b.options().max_connection_age = 100ms;
+    b.options().max_connection_age_grace = 60s;
+    b.RegisterMethod("/t.F/Echo", RpcKind::kUnary, EchoHandler);
+  });
+  RawPeer peer(ts.port);
+  REQUIRE(peer.connected());
+  peer.set_auto_ack(false);  // reads, but answers no PING: as if it had not read them yet
+  CHECK(peer.Unary("/t.F/Echo", "a").GrpcStatus().ok());
+  // Well past the notice (about 100 ms) plus one second.
+  peer.RunUntil([] { return false; }, 1600ms);
+  REQUIRE(peer.goaways().size() == 1);  // the notice only
+  CHECK(peer.goaways()[0].first == 0x7fffffff);
+  const StreamResult late = peer.Unary("/t.F/Echo", "b");
+  CHECK(late.GrpcStatus().ok());
+  CHECK((late.Messages() == std::vector<std::string>{"b"}));
+}
+
 TEST_CASE("lifetime: max_connection_age 300 ms under load loses no call") {
   PeerLog log;
   auto ts = StartServer([&](ServerBuilder& b) {
