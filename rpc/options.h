@@ -128,7 +128,10 @@ struct ServerOptions {
   /// A connection this old (±10 % jitter) gets a graceful GOAWAY: running calls finish, new
   /// ones go to a new connection ...
   std::chrono::milliseconds max_connection_age = kInfiniteDuration;
-  /// ... and calls still running this long after that GOAWAY are cancelled with the connection.
+  /// ... and calls still running this long after that GOAWAY are cancelled: their handlers see
+  /// IsCancelled(), their clients UNAVAILABLE "max_age: the call outlived the connection's grace
+  /// period"; the connection then closes (2 s later at most). The final GOAWAY follows the
+  /// notice's PING ACKs, or half this grace (20 s at most) without them.
   std::chrono::milliseconds max_connection_age_grace = kInfiniteDuration;
   /// A client must finish its TLS handshake (on TLS ports) and send its HTTP/2 connection
   /// preface within this of connecting, or be disconnected: a client that connects and sends
