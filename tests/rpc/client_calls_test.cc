@@ -66,7 +66,7 @@ TEST_CASE("client+server: the four call kinds with either end polling before it 
   for (const bool server_polls : {false, true}) {
     CAPTURE(server_polls);
     auto running = Serve([&](ServerBuilder& b) {
-      if (server_polls) b.options().poll_before_sleep = kPoll;
+      b.options().poll_before_sleep = server_polls ? kPoll : std::chrono::microseconds(0);
       RegisterEcho(b);
       b.RegisterMethod("/test.K/ServerStream", RpcKind::kServerStreaming, RepeatNumbered(5));
       b.RegisterMethod("/test.K/ClientStream", RpcKind::kClientStreaming, Concatenate);
