@@ -290,6 +290,10 @@ def pair_run(bins, client_impl, server_impl, scen, seconds, warmup):
     if js and js.get("ops_total", 0) > 0:  # ops_total counts the warm-up too, like rusage
         js["client_switches_per_op"] = (after_client - before) / js["ops_total"]
         js["server_switches_per_op"] = (after_server - after_client) / js["ops_total"]
+        # The server's whole life (start-up included, a few ms): what polling before sleeping
+        # costs shows here, next to the latency it buys.
+        if exit_line and exit_line.get("cpu_s") is not None:
+            js["server_cpu_us_per_op"] = exit_line["cpu_s"] * 1e6 / js["ops_total"]
     if problems and exit_line is None:
         problems.append("server stderr: " + srv.stderr_tail())
     return {"client": client["json"], "server": exit_line, "problems": problems}
@@ -736,7 +740,7 @@ class Results:
 
     def fig(self, scen, client, server, field):
         runs = self.runs.get((scen, client, server), [])
-        return median([r["client"][field] for r in runs
+        return median([r["client"].get(field) for r in runs
                        if not r["problems"] and r["client"] is not None])
 
 
@@ -1015,6 +1019,9 @@ def build_table(R, fl, h2l, fp, sz, cc, cg, impls):
         f("unary_1", "cpu_us_per_op", "grpcpp"))
     row("7", "client CPU µs per unary call (8 threads)", f("unary_8", "cpu_us_per_op"),
         f("unary_8", "cpu_us_per_op", "grpcpp"))
+    for key, label in (("unary_1", "1 thread"), ("unary_8", "8 threads")):
+        row("7", f"server CPU µs per unary call ({label}, the server's whole run)",
+            f(key, "server_cpu_us_per_op"), f(key, "server_cpu_us_per_op", "grpcpp"))
     for key, label in (("unary_1", "unary call (1 thread)"), ("echo_64", "echo round trip")):
         row("7", f"context switches per {label}, client", f(key, "client_switches_per_op"),
             f(key, "client_switches_per_op", "grpcpp"))
