@@ -491,6 +491,67 @@ def static_server(build, tmpdir, protobuf="protobuf", name="h2rpc-bench-server-s
     return out
 
 
+def static_grpcpp_server(build, tmpdir):
+    """The grpc++ bench server linked again with -static from Debian's .a files (the closure
+    pkg-config --static names), the same way as the h2rpc variant: idle RSS with equal linkage."""
+    objs = sorted(glob.glob(os.path.join(build, "peers", "grpcpp", "grpcpp-bench-server.p", "*.o")))
+    archive = os.path.join(build, "peers", "grpcpp", "libgrpcpp_bench_proto.a")
+    if not objs or not os.path.exists(archive):
+        return None
+    libs = subprocess.run(["pkg-config", "--static", "--libs", "grpc++", "protobuf"],
+                          capture_output=True, text=True)
+    if libs.returncode != 0:
+        log(f"compare: pkg-config --static grpc++ failed: {libs.stderr.strip()[-300:]}")
+        return None
+    out = os.path.join(tmpdir, "grpcpp-bench-server-static")
+    cmd = (["g++", "-static", "-pthread", "-o", out] + objs + ["-Wl,--gc-sections", "-Wl,--start-group",
+                                                              archive] + libs.stdout.split()
+           + ["-Wl,--end-group"])
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        log(f"compare: static link of the grpc++ server failed: {r.stderr.strip()[-400:]}")
+        return None
+    return out
+
+
+def static_floor_idle(build, tmpdir):
+    """h2rpc-floor-idle linked again with -static, the floor of the -static server variants."""
+    objs = sorted(glob.glob(os.path.join(build, "bench", "h2rpc-floor-idle.p", "*.o")))
+    if not objs:
+        return None
+    out = os.path.join(tmpdir, "h2rpc-floor-idle-static")
+    r = subprocess.run(["g++", "-static", "-pthread", "-o", out] + objs + ["-lprotobuf"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        log(f"compare: static link of the idle floor failed: {r.stderr.strip()[-400:]}")
+        return None
+    return out
+
+
+def floor_idle_footprint(exe, settle=0.5):
+    """Idle RSS of h2rpc-floor-idle: libprotobuf, libstdc++ and libc loaded, one thread, no RPC."""
+    res = {"problems": []}
+    proc = subprocess.Popen([exe], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline().strip()
+        if line != "ready":
+            raise RuntimeError(f"expected 'ready', got {line!r}")
+        time.sleep(settle)
+        res["idle"] = proc_mem_kb(proc.pid)
+    except Exception as e:  # noqa: BLE001
+        res["problems"].append(f"{os.path.basename(exe)}: {e}")
+    finally:
+        proc.stdin.close()
+        try:
+            if proc.wait(timeout=10) != 0:
+                res["problems"].append(f"{os.path.basename(exe)}: exit {proc.returncode}")
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            res["problems"].append(f"{os.path.basename(exe)}: did not exit when stdin closed")
+    return res
+
+
 def idle_footprint(exe, settle=0.5):
     """Idle RSS of a variant of the h2rpc bench server (static, protobuf-lite), verified by one
     call through it."""
@@ -732,6 +793,7 @@ class Results:
         self.runs = {}  # (scenario, client, server) -> [run]
         self.problems = []
         self.floor_notes = []  # how far below/above the TCP floor a latency target lies
+        self.rss_notes = []  # where the idle RSS target lies against the idle floor program
 
     def add(self, key, run):
         self.runs.setdefault(key, []).append(run)
@@ -849,9 +911,21 @@ def run_all(args):
                                lambda: footprint(bins, impl, conns=args.conns, streams=args.streams),
                                {"problems": []})
             R.problems += [f"footprint {impl}: {p}" for p in fp[impl]["problems"]]
+        floor_idle = os.path.join(args.build, "bench", "h2rpc-floor-idle")
+        floors = [("floor", floor_idle if os.access(floor_idle, os.X_OK) else None)]
+        if not args.smoke:
+            floors.append(("floor_static", static_floor_idle(args.build, tmpdir)))
+        for key, exe in floors:
+            if exe:
+                log(f"compare: footprint {key} (h2rpc-floor-idle)")
+                fp[key] = guarded(R, f"footprint {key}", lambda: floor_idle_footprint(exe),
+                                  {"problems": []})
+                R.problems += [f"footprint {key}: {p}" for p in fp[key]["problems"]]
         sz, cc = {}, {}
         if not args.smoke:
             variants = [("static", static_server(args.build, tmpdir))]
+            if "grpcpp" in bins:
+                variants.append(("grpcpp_static", static_grpcpp_server(args.build, tmpdir)))
             if args.lite_build:
                 variants += [
                     ("lite", os.path.join(args.lite_build, "bench", "h2rpc-bench-server")),
@@ -1029,10 +1103,26 @@ def build_table(R, fl, h2l, fp, sz, cc, cg, impls):
             f(key, "server_switches_per_op", "grpcpp"))
     fpv = lambda impl, k, m="rss": ((fp.get(impl) or {}).get(k) or {}).get(m)  # noqa: E731
     kb2mib = lambda v: None if v is None else v / 1024  # noqa: E731
-    row("8", "server RSS idle, MiB", kb2mib(fpv("h2rpc", "idle")), kb2mib(fpv("grpcpp", "idle")),
-        "≤ 0.2×", None, le(0.2))
-    row("8", "server RSS idle, h2rpc server linked -static (grpc++: as above, dynamic), MiB",
-        kb2mib(fpv("static", "idle")), kb2mib(fpv("grpcpp", "idle")))
+    row("8", "server RSS idle, MiB (floor: h2rpc-floor-idle, libprotobuf + libstdc++, no RPC)",
+        kb2mib(fpv("h2rpc", "idle")), kb2mib(fpv("grpcpp", "idle")), "≤ 0.2×",
+        kb2mib(fpv("floor", "idle")), le(0.2))
+    above = lambda impl: (None if fpv(impl, "idle") is None or fpv("floor", "idle") is None  # noqa: E731
+                          else fpv(impl, "idle") - fpv("floor", "idle"))
+    row("8", "server RSS idle above the floor program's (what the RPC stack adds), MiB",
+        kb2mib(above("h2rpc")), kb2mib(above("grpcpp")))
+    row("8", "server RSS idle, h2rpc server linked -static (grpc++: as above, dynamic), MiB "
+        "(floor: h2rpc-floor-idle -static)",
+        kb2mib(fpv("static", "idle")), kb2mib(fpv("grpcpp", "idle")), "", kb2mib(fpv("floor_static", "idle")))
+    row("8", "server RSS idle, both servers linked -static, MiB (floor: h2rpc-floor-idle -static)",
+        kb2mib(fpv("static", "idle")), kb2mib(fpv("grpcpp_static", "idle")), "",
+        kb2mib(fpv("floor_static", "idle")))
+    for link, g_key, floor_key in (("dynamic", "grpcpp", "floor"),
+                                   ("-static", "grpcpp_static", "floor_static")):
+        g, fl_kb = fpv(g_key, "idle"), fpv(floor_key, "idle")
+        if g and fl_kb:
+            R.rss_notes.append(f"{link}, 0.2 × grpc++'s {g / 1024:.2f} MiB is {0.2 * g / 1024:.2f} MiB "
+                               f"against the floor program's {fl_kb / 1024:.2f} MiB "
+                               f"({fl_kb / g:.2f}× grpc++)")
     row("8", "server RSS idle, h2rpc with -Dprotobuf_runtime=lite (grpc++: as above), MiB",
         kb2mib(fpv("lite", "idle")), kb2mib(fpv("grpcpp", "idle")))
     row("8", "server RSS idle, h2rpc protobuf-lite and linked -static (grpc++: as above), MiB",
@@ -1210,6 +1300,10 @@ def write_report(args, table, R, sz, cg, impls, elapsed):
     if R.floor_notes:
         lines += ["Latency targets against the machine's floor: " + "; ".join(R.floor_notes) + ".",
                   ""]
+    if R.rss_notes:
+        lines += ["The ≤ 0.2× idle RSS target against the idle floor (h2rpc-floor-idle: libprotobuf, "
+                  "libstdc++ and one thread, no RPC), with both servers linked alike: "
+                  + "; ".join(R.rss_notes) + ".", ""]
     lines += ["<details><summary>Every run (scenario, client → server: ops/s, p50, p99, client "
               "CPU per op), to judge the spread behind each median</summary>", ""]
     for (key, c, srv), runs in R.runs.items():
