@@ -1272,18 +1272,30 @@ def main():
     return 0
 
 
+def read_text(path, default):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return default
+
+
 def write_report(args, table, R, sz, cg, impls, elapsed):
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     gxx = subprocess.run(["g++", "--version"], capture_output=True, text=True).stdout.splitlines()
     with open("/proc/loadavg") as f:
         load = f.read().split()[:3]
+    idle = "cpuidle driver " + read_text("/sys/devices/system/cpu/cpuidle/current_driver", "unknown")
+    halt_poll = read_text("/sys/module/haltpoll/parameters/guest_halt_poll_ns", "")
+    if halt_poll:
+        idle += f", guest_halt_poll_ns {halt_poll}"
     lines = [
         "# h2rpc vs grpc++: latest comparison",
         "",
         f"- date: {now}",
         f"- command: `{args.command}` (RUNS={args.runs}, SECONDS={args.seconds:g})",
         f"- machine: {os.cpu_count()} CPUs, Linux {platform.release()}, {gxx[0] if gxx else 'g++'}; "
-        f"load average at the end: {' '.join(load)}; run took {elapsed / 60:.1f} min",
+        f"{idle}; load average at the end: {' '.join(load)}; run took {elapsed / 60:.1f} min",
         f"- implementations measured: {', '.join(LABEL[i] for i in impls)}"
         + "".join(f" and the {LABEL[t]} server" for t, exe in
                   (("grpcjs", args.grpcjs_server), ("grpcgo", args.grpcgo_server)) if exe),
