@@ -481,12 +481,17 @@ def static_server(build, tmpdir, protobuf="protobuf", name="h2rpc-bench-server-s
                 os.path.join(build, "libh2rpc.a"), os.path.join(build, "codec", "libh2rpc_codec.a")]
     if not objs or not all(os.path.exists(a) for a in archives):
         return None
-    out = os.path.join(tmpdir, name)
-    cmd = (["g++", "-static", "-pthread", "-o", out] + objs + ["-Wl,--gc-sections", "-Wl,--start-group"]
-           + archives + ["-l" + protobuf, "-lnghttp2", "-lz", "-Wl,--end-group"])
+    return link_static(os.path.join(tmpdir, name), objs,
+                       archives + ["-l" + protobuf, "-lnghttp2", "-lz"], "the h2rpc server")
+
+
+def link_static(out, objs, libs, what):
+    """Links objs and libs with g++ -static -Wl,--gc-sections into out; None if that failed."""
+    cmd = (["g++", "-static", "-pthread", "-o", out] + objs
+           + ["-Wl,--gc-sections", "-Wl,--start-group"] + libs + ["-Wl,--end-group"])
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
-        log(f"compare: static link failed: {r.stderr.strip()[-400:]}")
+        log(f"compare: static link of {what} failed: {r.stderr.strip()[-400:]}")
         return None
     return out
 
@@ -503,15 +508,8 @@ def static_grpcpp_server(build, tmpdir):
     if libs.returncode != 0:
         log(f"compare: pkg-config --static grpc++ failed: {libs.stderr.strip()[-300:]}")
         return None
-    out = os.path.join(tmpdir, "grpcpp-bench-server-static")
-    cmd = (["g++", "-static", "-pthread", "-o", out] + objs + ["-Wl,--gc-sections", "-Wl,--start-group",
-                                                              archive] + libs.stdout.split()
-           + ["-Wl,--end-group"])
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode != 0:
-        log(f"compare: static link of the grpc++ server failed: {r.stderr.strip()[-400:]}")
-        return None
-    return out
+    return link_static(os.path.join(tmpdir, "grpcpp-bench-server-static"), objs,
+                       [archive] + libs.stdout.split(), "the grpc++ server")
 
 
 def static_floor_idle(build, tmpdir):
@@ -519,13 +517,8 @@ def static_floor_idle(build, tmpdir):
     objs = sorted(glob.glob(os.path.join(build, "bench", "h2rpc-floor-idle.p", "*.o")))
     if not objs:
         return None
-    out = os.path.join(tmpdir, "h2rpc-floor-idle-static")
-    r = subprocess.run(["g++", "-static", "-pthread", "-o", out] + objs + ["-lprotobuf"],
-                       capture_output=True, text=True)
-    if r.returncode != 0:
-        log(f"compare: static link of the idle floor failed: {r.stderr.strip()[-400:]}")
-        return None
-    return out
+    return link_static(os.path.join(tmpdir, "h2rpc-floor-idle-static"), objs, ["-lprotobuf"],
+                       "the idle floor program")
 
 
 def floor_idle_footprint(exe, settle=0.5):
