@@ -58,8 +58,9 @@ health() {
 
 # chaos CLIENT NAME SERVER_COMMAND...: runs CLIENT against the bench server NAME started by
 # SERVER_COMMAND (given --port 0); prints PASS/FAIL chaos CLIENT -> NAME. With CHAOS_MAX_AGE_MS
-# set (h2rpc's server and grpcio's client only) the server ends every connection that old with a
-# graceful GOAWAY, and a call may end UNAVAILABLE only with details naming the GOAWAY.
+# set (the h2rpc and grpc-go servers; the grpcio and grpc-go clients) the server ends every
+# connection that old with a graceful GOAWAY, and the client fails only on outcomes that its own
+# handling of a GOAWAY does not explain (each client's --server_goaways says which).
 chaos() {
   local client=$1 name=$2 out port pid rc=0
   shift 2

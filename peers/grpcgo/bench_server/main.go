@@ -2,7 +2,7 @@
 // grpc-go, a server that shares no code with h2rpc, grpc++ or grpc-js, for h2rpc-chaos-client
 // and any contract client to drive.
 //
-//	grpcgo-bench-server --port P [--bind ADDR]
+//	grpcgo-bench-server --port P [--bind ADDR] [--max_connection_age_ms MS]
 //
 // Prints {"impl":"grpcgo","event":"listening","port":P}; SIGUSR1 prints the counters (event
 // "stats"); SIGTERM/SIGINT shut down (running calls get 2 s) and print them (event "exit").
@@ -25,11 +25,15 @@ import (
 	benchpb "h2rpcpeer/bench"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
 )
 
 var (
 	port = flag.Int("port", 0, "port to listen on (0: any)")
 	bind = flag.String("bind", "127.0.0.1", "address to listen on")
+	// The same knob as h2rpc's bench server, so that a client's behaviour across a server's
+	// graceful GOAWAYs can be checked against grpc-go's own server.
+	maxAgeMs = flag.Int("max_connection_age_ms", 0, "end each connection this old with a graceful GOAWAY (0: never)")
 )
 
 type counters struct {
@@ -137,7 +141,14 @@ func main() {
 		fmt.Fprintf(os.Stderr, "grpcgo-bench-server: cannot listen: %v\n", err)
 		os.Exit(1)
 	}
-	server := grpc.NewServer(grpc.MaxRecvMsgSize(64<<20), grpc.MaxSendMsgSize(64<<20))
+	options := []grpc.ServerOption{grpc.MaxRecvMsgSize(64 << 20), grpc.MaxSendMsgSize(64 << 20)}
+	if *maxAgeMs > 0 {
+		options = append(options, grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionAge:      time.Duration(*maxAgeMs) * time.Millisecond,
+			MaxConnectionAgeGrace: 20 * time.Second,
+		}))
+	}
+	server := grpc.NewServer(options...)
 	bench := &benchServer{}
 	benchpb.RegisterBenchServer(server, bench)
 
