@@ -244,8 +244,8 @@ bool ServerConnection::StartSession() {
     io_->loop().Add(fd_, interest_, [this](uint32_t events) { OnSocketEvent(events); });
     registered_ = true;
   }
+  // Started by the client's preface (OnFrameRecv): until then the handshake deadline runs.
   keepalive_ = std::make_unique<ServerKeepalive>(this, options_.keepalive);
-  keepalive_->Start();
   io_->MarkDirty(this);
   return true;
 }
@@ -582,9 +582,19 @@ int ServerConnection::OnFrameRecv(const nghttp2_frame* frame) {
   switch (frame->hd.type) {
     case NGHTTP2_SETTINGS:
       // The client's preface is complete (nghttp2 checked the magic before it).
-      if (handshake_timer_ != 0 && (frame->hd.flags & NGHTTP2_FLAG_ACK) == 0) {
-        io_->loop().CancelTimer(handshake_timer_);
-        handshake_timer_ = 0;
+      if ((frame->hd.flags & NGHTTP2_FLAG_ACK) == 0 && !preface_received_) {
+        preface_received_ = true;
+        if (handshake_timer_ != 0) {
+          io_->loop().CancelTimer(handshake_timer_);
+          handshake_timer_ = 0;
+        }
+        // The connection's age, idleness and keepalive count from here, as grpc-go's server
+        // counts them: a client whose event loop was busy when it connected (grpc-js with 200
+        // calls queued) can send its preface and first streams hundreds of milliseconds after
+        // we accepted it. Counted from the accept, a short max_connection_age sent the GOAWAY
+        // before those streams left the client, which refused them; grpc-js retries a refused
+        // call only once, so the calls failed when its next connection began the same way.
+        keepalive_->Start();
       }
       break;
     case NGHTTP2_HEADERS: {

@@ -2,7 +2,9 @@
 // grpcjs-bench-server: bench.Bench (shared/bench/bench.proto, shared/bench/CONTRACT.md) on
 // grpc-js, a server that shares no code with h2rpc or grpc++, for h2rpc-chaos-client and any
 // contract client to drive.
-//   bench_server.js --port P [--bind ADDR]
+//   bench_server.js --port P [--bind ADDR] [--max_connection_age_ms MS]
+// --max_connection_age_ms: end each connection that old with a graceful GOAWAY (20 s grace),
+// the same knob as h2rpc's bench server, so that a client can be run against both.
 // Prints {"impl":"grpcjs","event":"listening","port":P}; SIGUSR1 prints the counters (event
 // "stats"); SIGTERM/SIGINT shut down (running calls get 2 s) and print them (event "exit").
 'use strict';
@@ -12,7 +14,8 @@ const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
 const { parseFlags } = require('./interop_common');
 
-const flags = parseFlags(process.argv.slice(2), { port: '0', bind: '127.0.0.1' });
+const flags = parseFlags(process.argv.slice(2),
+                         { port: '0', bind: '127.0.0.1', max_connection_age_ms: '0' });
 const kProtoDir = path.resolve(__dirname, '../../protos/bench');  // the contract's copy
 const definition = protoLoader.loadSync('bench.proto', {
   includeDirs: [kProtoDir], keepCase: true, longs: Number, defaults: true,
@@ -86,9 +89,14 @@ const service = {
   },
 };
 
-const server = new grpc.Server({
+const serverOptions = {
   'grpc.max_receive_message_length': 64 << 20, 'grpc.max_send_message_length': 64 << 20,
-});
+};
+if (Number(flags.max_connection_age_ms) > 0) {
+  serverOptions['grpc.max_connection_age_ms'] = Number(flags.max_connection_age_ms);
+  serverOptions['grpc.max_connection_age_grace_ms'] = 20000;
+}
+const server = new grpc.Server(serverOptions);
 server.addService(Bench.service, service);
 server.bindAsync(`${flags.bind}:${flags.port}`, grpc.ServerCredentials.createInsecure(),
   (error, port) => {

@@ -58,9 +58,9 @@ health() {
 
 # chaos CLIENT NAME SERVER_COMMAND...: runs CLIENT against the bench server NAME started by
 # SERVER_COMMAND (given --port 0); prints PASS/FAIL chaos CLIENT -> NAME. With CHAOS_MAX_AGE_MS
-# set (the h2rpc and grpc-go servers; the grpcio and grpc-go clients) the server ends every
-# connection that old with a graceful GOAWAY, and the client fails only on outcomes that its own
-# handling of a GOAWAY does not explain (each client's --server_goaways says which).
+# set (the h2rpc, grpc-go and grpc-js servers; the grpcio, grpc-go and grpc-js clients) the
+# server ends every connection that old with a graceful GOAWAY, and the client fails only on
+# outcomes that its own handling of a GOAWAY does not explain (its --server_goaways says which).
 chaos() {
   local client=$1 name=$2 out port pid rc=0
   shift 2
@@ -88,7 +88,8 @@ chaos() {
     case $client in
       grpcjs)
         NODE_PATH=$grpcjs_modules timeout -k 5 120 node peers/grpcjs/chaos_client.js \
-          --target="127.0.0.1:$port" --calls=6000 --server_stops="$stops" || rc=1 ;;
+          --target="127.0.0.1:$port" --calls=6000 --server_stops="$stops" \
+          ${CHAOS_MAX_AGE_MS:+--server_goaways=true} || rc=1 ;;
       grpcgo | grpcio | grpcjava)  # built by peers/$client/build.sh, one flag set
         local -A calls=([grpcgo]=6000 [grpcio]=3000 [grpcjava]=4000)
         timeout -k 5 120 "$build/$client/$client-chaos-client" \

@@ -541,6 +541,33 @@ TEST_CASE(
   CHECK((late.Messages() == std::vector<std::string>{"b"}));
 }
 
+TEST_CASE("lifetime: max_connection_age counts from the client's preface, not from the accept") {
+  // A client whose event loop is busy when it connects (grpc-js with 200 calls queued) sends
+  // its preface and first streams well after the kernel completed the connection. Counted from
+  // the accept, a short age had the GOAWAY waiting for it: its first streams never left it and
+  // came back refused, and grpc-js fails a call refused twice (grpc-go's server counts from the
+  // preface too).
+  auto ts = StartServer([](ServerBuilder& b) {
+    b.options().max_connection_age = 300ms;  // ± 10 % jitter
+    b.options().max_connection_age_grace = 60s;
+    b.RegisterMethod("/t.F/Echo", RpcKind::kUnary, EchoHandler);
+  });
+  RawPeer peer(ts.port, "127.0.0.1", /*send_preface=*/false);
+  REQUIRE(peer.connected());
+  std::this_thread::sleep_for(600ms);  // the whole age, counted from the accept, and more
+  REQUIRE(peer.SendPreface({}));
+  const auto preface_sent = Clock::now();
+  const StreamResult first = peer.Unary("/t.F/Echo", "a");
+  CHECK(first.GrpcStatus().ok());
+  CHECK((first.Messages() == std::vector<std::string>{"a"}));
+  REQUIRE(peer.RunUntil([&] { return peer.goaway_received(); }, 5000ms));
+  const auto notice_after = Clock::now() - preface_sent;
+  INFO("notice " << std::chrono::duration_cast<std::chrono::milliseconds>(notice_after).count()
+                 << " ms after the preface");
+  CHECK(notice_after >= 250ms);  // 270 ms at the least, less the clocks' slack
+  CHECK(peer.goaways().front().first == 0x7fffffff);
+}
+
 TEST_CASE("lifetime: max_connection_age 300 ms under load loses no call") {
   PeerLog log;
   auto ts = StartServer([&](ServerBuilder& b) {
