@@ -58,9 +58,9 @@ health() {
 
 # chaos CLIENT NAME SERVER_COMMAND...: runs CLIENT against the bench server NAME started by
 # SERVER_COMMAND (given --port 0); prints PASS/FAIL chaos CLIENT -> NAME. With CHAOS_MAX_AGE_MS
-# set (the h2rpc, grpc-go and grpc-js servers; the grpcio, grpc-go and grpc-js clients) the
-# server ends every connection that old with a graceful GOAWAY, and the client fails only on
-# outcomes that its own handling of a GOAWAY does not explain (its --server_goaways says which).
+# set (the h2rpc, grpc-go and grpc-js servers; every client but h2rpc's) the server ends every
+# connection that old with a graceful GOAWAY, and the client fails only on outcomes that its own
+# handling of a GOAWAY does not explain (its --server_goaways says which; grpc-java's, none).
 chaos() {
   local client=$1 name=$2 out port pid rc=0
   shift 2
@@ -92,9 +92,14 @@ chaos() {
           ${CHAOS_MAX_AGE_MS:+--server_goaways=true} || rc=1 ;;
       grpcgo | grpcio | grpcjava)  # built by peers/$client/build.sh, one flag set
         local -A calls=([grpcgo]=6000 [grpcio]=3000 [grpcjava]=4000)
+        # grpc-java needs no allowance: it retries whatever a GOAWAY left unprocessed.
+        local goaways=()
+        if [ -n "${CHAOS_MAX_AGE_MS:-}" ] && [ "$client" != grpcjava ]; then
+          goaways=(--server_goaways=true)
+        fi
         timeout -k 5 120 "$build/$client/$client-chaos-client" \
           --target="127.0.0.1:$port" --calls="${calls[$client]}" --server_stops="$stops" \
-          ${CHAOS_MAX_AGE_MS:+--server_goaways=true} >"$out.client" 2>&1 || rc=1
+          "${goaways[@]}" >"$out.client" 2>&1 || rc=1
         cat "$out.client" ;;
       h2rpc)
         timeout -k 5 120 "$build/bench/h2rpc-chaos-client" --target "127.0.0.1:$port" \
@@ -142,14 +147,14 @@ chaos() {
 
 # chaos_into_servers CLIENT STOP_AFTER: CLIENT's chaos mix against the h2rpc bench server,
 # against grpc++'s (the control: the same mix must pass there too), and against the h2rpc
-# server SIGTERMed after STOP_AFTER seconds of it; grpcio's also against an h2rpc server that
-# ends every connection 300 ms old. Fails if any of them did.
+# server SIGTERMed after STOP_AFTER seconds of it; grpcio's and grpc-java's also against an
+# h2rpc server that ends every connection 300 ms old. Fails if any of them did.
 chaos_into_servers() {
   local client=$1 stop_after=$2 rc=0
   chaos "$client" h2rpc "$build/bench/h2rpc-bench-server" || rc=1
   chaos "$client" grpcpp "$build/peers/grpcpp/grpcpp-bench-server" || rc=1
   CHAOS_STOP_AFTER=$stop_after chaos "$client" h2rpc "$build/bench/h2rpc-bench-server" || rc=1
-  if [ "$client" = grpcio ]; then
+  if [ "$client" = grpcio ] || [ "$client" = grpcjava ]; then
     CHAOS_MAX_AGE_MS=300 chaos "$client" h2rpc "$build/bench/h2rpc-bench-server" || rc=1
   fi
   return "$rc"
