@@ -5,7 +5,8 @@
 # health client against the h2rpc greeter_server's health service.
 # Then chaos runs, grpc-js's client against the h2rpc and grpc++ bench servers (the h2rpc one also
 # shut down under load, and with max_connection_age 300 ms) and h2rpc's client against the
-# grpc-js, grpc++ and h2rpc ones (H2RPC_GRPCJS_CHAOS=0 skips them).
+# grpc-js, grpc++ and h2rpc ones (the grpc-js and h2rpc ones also with max_connection_age 300 ms;
+# H2RPC_GRPCJS_CHAOS=0 skips them).
 # Installs Node.js from Debian if the machine has none, and grpc-js at the versions
 # peers/grpcjs/package-lock.json pins into BUILD_DIR/grpcjs (never into the source tree).
 set -euo pipefail
@@ -41,5 +42,8 @@ if [ "${H2RPC_GRPCJS_CHAOS:-1}" != 0 ]; then
   CHAOS_MAX_AGE_MS=300 chaos grpcjs h2rpc "$build/bench/h2rpc-bench-server" || status=1
   CHAOS_MAX_AGE_MS=300 chaos grpcjs grpcjs peers/grpcjs/grpcjs-bench-server ||
     echo "note: the grpc-js control under max_connection_age failed (not counted, see above)"
+  # The other way round: h2rpc's client under grpc-js's and h2rpc's own GOAWAYs, no allowance.
+  CHAOS_MAX_AGE_MS=300 chaos h2rpc grpcjs peers/grpcjs/grpcjs-bench-server || status=1
+  CHAOS_MAX_AGE_MS=300 chaos h2rpc h2rpc "$build/bench/h2rpc-bench-server" || status=1
 fi
 exit "$status"

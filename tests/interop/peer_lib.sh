@@ -58,9 +58,9 @@ health() {
 
 # chaos CLIENT NAME SERVER_COMMAND...: runs CLIENT against the bench server NAME started by
 # SERVER_COMMAND (given --port 0); prints PASS/FAIL chaos CLIENT -> NAME. With CHAOS_MAX_AGE_MS
-# set (the h2rpc, grpc-go and grpc-js servers; every client but h2rpc's) the server ends every
-# connection that old with a graceful GOAWAY, and the client fails only on outcomes that its own
-# handling of a GOAWAY does not explain (its --server_goaways says which; grpc-java's, none).
+# set (the h2rpc, grpc-go and grpc-js servers; any client) the server ends every connection
+# that old with a graceful GOAWAY, and the client fails only on outcomes that its own handling
+# of a GOAWAY does not explain (its --server_goaways says which; grpc-java's and h2rpc's: none).
 chaos() {
   local client=$1 name=$2 out port pid rc=0
   shift 2
