@@ -115,6 +115,8 @@ struct ServerOptions {
   uint64_t stream_reset_rate_per_s = 5000;
 
   // ---- Keepalive and connection lifetime (gRPC keepalive.md, A9); kInfiniteDuration: off.
+  // These clocks start at the client's HTTP/2 preface, not at the accept (as grpc-go's do): a
+  // client that is slow to start its connection still gets the whole age before the GOAWAY.
   /// The server PINGs a connection it read nothing from for this long ...
   std::chrono::milliseconds keepalive_time = std::chrono::hours(2);
   /// ... and closes it (cancelling its calls) if nothing arrives within this long after.
