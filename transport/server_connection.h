@@ -227,7 +227,7 @@ class ServerConnection {
   codec::IdleResetFilter idle_resets_;
   std::shared_ptr<const PeerIdentity> peer_identity_;  // TLS: set once the handshake is done
   EventLoop::TimerId handshake_timer_ = 0;
-  bool preface_received_ = false;  // the client's first SETTINGS frame came
+  bool preface_received_ = false;       // the client's first SETTINGS frame came
   SessionAllocator session_allocator_;  // outlives session_
   nghttp2_session* session_ = nullptr;
   OutputBuffer output_;
