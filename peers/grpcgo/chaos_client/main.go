@@ -15,11 +15,11 @@
 // rarer but not impossible by its PR 2919), and a client stream that ends with io.EOF instead
 // of its response (status Unknown "EOF"). Those two are then counted, not failed.
 //
-// A StreamIn call whose Send returns io.EOF stops sending, as an application must (the stream
-// has ended; its status comes from CloseAndRecv). grpc-go returns that EOF also when the
+// A StreamIn or Echo call whose Send returns io.EOF stops sending, as an application must (the
+// stream has ended; its status comes from receiving). grpc-go returns that EOF also when the
 // attempt was refused by a GOAWAY and is then retried transparently with what had been sent:
-// the call can end OK, and the server's summary must then count the messages sent before the
-// EOF, or those and the one whose Send returned it.
+// the call can end OK, and the server must then have seen the messages sent before the EOF,
+// or those and the one whose Send returned it (accountedFor).
 //
 // Prints one JSON line of outcome counts; exit status 1 on any unexpected outcome.
 package main
